@@ -1,0 +1,174 @@
+/**
+ * One small SQL interface over the two engines the local stack runs on:
+ * real Postgres (through the `postgres` driver, pooled) and PGlite (Postgres
+ * compiled to WASM, one connection). The local stand-ins (RPC gateway,
+ * sandbox provider, migrations, test support) use it; production code talks
+ * to Supabase through supabase-js and never sees it.
+ *
+ * Both engines are configured to return the same JS shapes: int8/numeric as
+ * strings (money must never pass through a float), json/jsonb parsed,
+ * timestamps as `Date`.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { PGlite } from "@electric-sql/pglite";
+
+/** A row as the driver returns it. */
+export type SqlRow = Record<string, unknown>;
+
+/** Something that runs SQL: a pool, a connection or an open transaction. */
+export interface SqlSession {
+  /**
+   * Runs one statement with positional parameters (`$1`, `$2`, ...).
+   * @throws {SqlError} when the database reports an error
+   */
+  query<T extends SqlRow = SqlRow>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements (no parameters, simple protocol). */
+  exec(script: string): Promise<void>;
+}
+
+/** Options of {@linkcode SqlClient.transaction}. */
+export interface TransactionOptions {
+  /** Start the transaction READ ONLY. @default false */
+  readOnly?: boolean;
+}
+
+/** A database handle of the local stack. */
+export interface SqlClient extends SqlSession {
+  /** Which engine is behind it. */
+  readonly engine: "postgres" | "pglite";
+  /**
+   * Runs `fn` inside one transaction, committed when `fn` resolves and rolled
+   * back when it throws.
+   */
+  transaction<T>(fn: (tx: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Closes the pool or the engine. */
+  close(): Promise<void>;
+}
+
+/** A database error normalised across engines: SQLSTATE and Postgres' fields. */
+export class SqlError extends Error {
+  /** The SQLSTATE, e.g. `23505`. */
+  readonly code: string;
+  /** Postgres' DETAIL, if any. */
+  readonly detail: string | null;
+  /** Postgres' HINT, if any. */
+  readonly hint: string | null;
+
+  constructor(code: string, message: string, detail: string | null, hint: string | null) {
+    super(message);
+    this.name = "SqlError";
+    this.code = code;
+    this.detail = detail;
+    this.hint = hint;
+  }
+}
+
+/**
+ * Turns a driver error into a {@linkcode SqlError}; anything without a
+ * SQLSTATE (a network failure, say) is returned unchanged.
+ */
+export function toSqlError(error: unknown): unknown {
+  if (error instanceof SqlError) return error;
+  if (error && typeof error === "object" && "code" in error) {
+    const e = error as { code?: unknown; message?: unknown; detail?: unknown; hint?: unknown };
+    if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) {
+      return new SqlError(
+        e.code,
+        String(e.message ?? ""),
+        typeof e.detail === "string" ? e.detail : null,
+        typeof e.hint === "string" ? e.hint : null,
+      );
+    }
+  }
+  return error;
+}
+
+async function _translate<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw toSqlError(error);
+  }
+}
+
+/** Options of {@linkcode connectPostgres}. */
+export interface PostgresOptions {
+  /** Pool size. @default 10 */
+  max?: number;
+  /** Application name shown in pg_stat_activity. @default "sms-payments" */
+  applicationName?: string;
+}
+
+/**
+ * Opens a connection pool to a real Postgres.
+ *
+ * @example
+ * ```ts
+ * const db = connectPostgres("postgres://root@127.0.0.1:5432/postgres");
+ * const [row] = await db.query("select 1 as one");
+ * await db.close();
+ * ```
+ */
+export function connectPostgres(
+  url: string,
+  { max = 10, applicationName = "sms-payments" }: PostgresOptions = {},
+): SqlClient {
+  const sql = postgres(url, {
+    max,
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+    // Keep int8 as text, like PGlite below: money never becomes a float.
+    types: { bigint: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => v } },
+  });
+  const session = (run: postgres.Sql | postgres.TransactionSql): SqlSession => ({
+    query: <T extends SqlRow>(text: string, params: unknown[] = []) =>
+      _translate(async () =>
+        [...await run.unsafe(text, params as postgres.ParameterOrJSON<never>[])] as unknown as T[]
+      ),
+    exec: (script: string) => _translate(async () => void await run.unsafe(script).simple()),
+  });
+  return {
+    engine: "postgres",
+    ...session(sql),
+    transaction: <T>(fn: (tx: SqlSession) => Promise<T>, { readOnly = false }: TransactionOptions = {}) =>
+      _translate(() => sql.begin(readOnly ? "read only" : "read write", (tx) => fn(session(tx))) as Promise<T>),
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** Options of {@linkcode openPGlite}. */
+export interface PGliteOptions {
+  /** Folder to keep the data in; in memory when absent. */
+  dataDir?: string;
+}
+
+/**
+ * Opens PGlite (Postgres in WASM) in memory or on disk. It has a single
+ * connection: statements and transactions from concurrent callers queue.
+ */
+export async function openPGlite({ dataDir }: PGliteOptions = {}): Promise<SqlClient> {
+  const pg = await PGlite.create({
+    ...(dataDir ? { dataDir } : {}),
+    // int8 and numeric as text, the same as the postgres driver above.
+    parsers: { 20: (v: string) => v, 1700: (v: string) => v },
+  });
+  const session = (run: Pick<PGlite, "query" | "exec">): SqlSession => ({
+    query: <T extends SqlRow>(text: string, params: unknown[] = []) =>
+      _translate(async () => (await run.query<T>(text, params)).rows),
+    exec: (script: string) => _translate(async () => void await run.exec(script)),
+  });
+  return {
+    engine: "pglite",
+    ...session(pg),
+    transaction: <T>(fn: (tx: SqlSession) => Promise<T>, { readOnly = false }: TransactionOptions = {}) =>
+      _translate(() =>
+        pg.transaction(async (tx) => {
+          if (readOnly) await tx.query("set transaction read only");
+          return await fn(session(tx));
+        })
+      ),
+    close: () => pg.close(),
+  };
+}

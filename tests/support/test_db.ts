@@ -1,0 +1,142 @@
+/**
+ * Isolated databases for tests. Each suite gets its own database on the
+ * Postgres at `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/postgres`),
+ * cloned from a template that holds the bootstrap and every migration. The
+ * template's name carries a hash of the SQL, so a changed migration builds a
+ * new one; building is serialised across test processes by an advisory lock.
+ *
+ * When Postgres is unreachable, suites fall back to an in-memory PGlite
+ * (embedded mode), unless `REQUIRE_SERVICES=1`, which turns that into a failure.
+ *
+ * @module
+ */
+import { connectPostgres, openPGlite, type SqlClient } from "../../src/db/sql_client.ts";
+import { migrate, readBootstrap, readMigrations } from "../../src/db/migrate.ts";
+
+/** The admin URL tests use to create databases. */
+export function adminDatabaseUrl(): string {
+  return Deno.env.get("DATABASE_URL") ?? "postgres://root@127.0.0.1:5432/postgres";
+}
+
+/** Whether a missing service must fail the run instead of falling back. */
+export function servicesRequired(): boolean {
+  return Deno.env.get("REQUIRE_SERVICES") === "1";
+}
+
+/** A database created for one suite. */
+export interface TestDatabase {
+  /** Connection URL (empty for PGlite). */
+  url: string;
+  /** A pooled client on it (a PGlite instance in embedded fallback). */
+  db: SqlClient;
+  /** Drops the database and closes the client. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode createTestDatabase}. */
+export interface TestDatabaseOptions {
+  /** Apply bootstrap + migrations. @default true */
+  migrated?: boolean;
+  /** Pool size. @default 10 */
+  max?: number;
+}
+
+let _postgresReachable: Promise<boolean> | undefined;
+
+/** Whether the Postgres at {@linkcode adminDatabaseUrl} answers. Cached. */
+export function postgresReachable(): Promise<boolean> {
+  _postgresReachable ??= (async () => {
+    const admin = connectPostgres(adminDatabaseUrl(), { max: 1 });
+    try {
+      await admin.query("select 1");
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await admin.close().catch(() => {});
+    }
+  })();
+  return _postgresReachable;
+}
+
+function _withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function _templateName(): Promise<string> {
+  const parts = [await readBootstrap(), ...(await readMigrations()).map((m) => m.version + m.sql)];
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n--\n")));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `test_tmpl_${hex.slice(0, 16)}`;
+}
+
+async function _ensureTemplate(admin: SqlClient): Promise<string> {
+  const name = await _templateName();
+  await admin.transaction(async (tx) => {
+    await tx.query("select pg_advisory_xact_lock(hashtext('sms-payments:test-template'))");
+    const exists = await tx.query("select 1 from pg_database where datname = $1", [name]);
+    if (exists.length > 0) return;
+    const building = `${name}_b${crypto.randomUUID().slice(0, 8)}`;
+    await admin.exec(`create database "${building}"`);
+    const db = connectPostgres(_withDatabase(adminDatabaseUrl(), building), { max: 1 });
+    try {
+      await migrate(db);
+    } finally {
+      await db.close();
+    }
+    await admin.exec(`alter database "${building}" rename to "${name}"`);
+    await admin.exec(`alter database "${name}" with is_template true`);
+  });
+  return name;
+}
+
+/**
+ * Creates an isolated database for one suite.
+ *
+ * @example
+ * ```ts
+ * const t = await createTestDatabase();
+ * try { await t.db.query("select 1"); } finally { await t.close(); }
+ * ```
+ */
+export async function createTestDatabase(
+  { migrated = true, max = 10 }: TestDatabaseOptions = {},
+): Promise<TestDatabase> {
+  if (!(await postgresReachable())) {
+    if (servicesRequired()) {
+      throw new Error(`Postgres is required (REQUIRE_SERVICES=1) but ${adminDatabaseUrl()} does not answer`);
+    }
+    const db = await openPGlite();
+    if (migrated) await migrate(db);
+    return { url: "", db, close: () => db.close() };
+  }
+  const admin = connectPostgres(adminDatabaseUrl(), { max: 1 });
+  const name = `test_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  try {
+    if (migrated) {
+      const template = await _ensureTemplate(admin);
+      await admin.exec(`create database "${name}" template "${template}"`);
+    } else {
+      await admin.exec(`create database "${name}"`);
+    }
+  } finally {
+    await admin.close();
+  }
+  const url = _withDatabase(adminDatabaseUrl(), name);
+  const db = connectPostgres(url, { max });
+  return {
+    url,
+    db,
+    async close() {
+      await db.close();
+      const drop = connectPostgres(adminDatabaseUrl(), { max: 1 });
+      try {
+        await drop.exec(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await drop.close();
+      }
+    },
+  };
+}
