@@ -1,0 +1,165 @@
+/**
+ * Domain errors and their one mapping to HTTP (RFC 9457 problem+json).
+ *
+ * Every error a client can see has a stable snake_case `code`; the table
+ * below is the only place that decides its status and title. SQL functions
+ * raise SQLSTATEs of class `PM` (see `supabase/migrations`), which
+ * {@linkcode errorFromSqlState} turns into these codes.
+ *
+ * @module
+ */
+
+/** Every stable error code, with its HTTP status and a short title. */
+export const ERROR_TABLE = {
+  bad_request: [400, "Bad request"],
+  malformed_json: [400, "Malformed JSON body"],
+  idempotency_key_missing: [400, "Idempotency-Key header is required"],
+  idempotency_key_invalid: [400, "Idempotency-Key header is invalid"],
+  unauthorized: [401, "Authentication required"],
+  invalid_token: [401, "Invalid or expired token"],
+  invalid_signature: [401, "Invalid webhook signature"],
+  forbidden: [403, "Forbidden"],
+  not_found: [404, "Not found"],
+  payment_not_found: [404, "Payment not found"],
+  method_not_allowed: [405, "Method not allowed"],
+  idempotency_key_in_use: [409, "A request with this Idempotency-Key is in progress"],
+  stale_payment_version: [409, "Payment was changed by someone else"],
+  illegal_transition: [409, "Payment cannot move to that state"],
+  stale_fence: [409, "Lock holder is stale"],
+  payment_locked: [409, "Payment is being processed"],
+  insufficient_balance: [409, "Wallet balance is too low"],
+  payload_too_large: [413, "Request body too large"],
+  unsupported_media_type: [415, "Unsupported media type"],
+  validation_failed: [422, "Request validation failed"],
+  idempotency_key_reused: [422, "Idempotency-Key was used with a different request"],
+  amount_mismatch: [422, "Provider amount does not match the payment"],
+  refund_exceeds_payment: [422, "Refund exceeds the refundable amount"],
+  provider_rejected: [422, "Payment provider rejected the request"],
+  rate_limited: [429, "Too many requests"],
+  internal_error: [500, "Internal server error"],
+  provider_error: [502, "Payment provider error"],
+  provider_unavailable: [503, "Payment provider unavailable"],
+  database_unavailable: [503, "Database unavailable"],
+} as const satisfies Record<string, readonly [number, string]>;
+
+/** A stable, client-visible error code. */
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/** Options of {@linkcode AppError}. */
+export interface AppErrorOptions {
+  /** Human-readable detail for this occurrence. Never a secret. */
+  detail?: string;
+  /** Seconds the client should wait before retrying (sets `Retry-After`). */
+  retryAfter?: number;
+  /** Machine-readable extras added to the problem body (e.g. validation issues). */
+  extras?: Record<string, unknown>;
+  /** The underlying error, for logs only. */
+  cause?: unknown;
+}
+
+/**
+ * An error the service means to show a client. Anything else that escapes a
+ * handler becomes a 500 `internal_error` without details.
+ *
+ * @example
+ * ```ts
+ * throw new AppError("payment_not_found", { detail: "No payment with reference pay-1" });
+ * ```
+ */
+export class AppError extends Error {
+  /** The stable code. */
+  readonly code: ErrorCode;
+  /** The HTTP status from {@linkcode ERROR_TABLE}. */
+  readonly status: number;
+  /** See {@linkcode AppErrorOptions.retryAfter}. */
+  readonly retryAfter: number | undefined;
+  /** See {@linkcode AppErrorOptions.extras}. */
+  readonly extras: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, { detail, retryAfter, extras, cause }: AppErrorOptions = {}) {
+    super(detail ?? ERROR_TABLE[code][1], { cause });
+    this.name = "AppError";
+    this.code = code;
+    this.status = ERROR_TABLE[code][0];
+    this.retryAfter = retryAfter;
+    this.extras = extras;
+  }
+}
+
+/** An RFC 9457 problem document as this service writes it. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  request_id?: string;
+  [extra: string]: unknown;
+}
+
+/** Base URI of problem types; each code is documented at `<base><code>`. */
+export const PROBLEM_TYPE_BASE = "https://docs.sms-payments.dev/problems/";
+
+/** Renders an {@linkcode AppError} as a problem document. */
+export function toProblem(error: AppError, requestId?: string): Problem {
+  const [status, title] = ERROR_TABLE[error.code];
+  return {
+    ...error.extras,
+    type: PROBLEM_TYPE_BASE + error.code,
+    title,
+    status,
+    detail: error.message,
+    code: error.code,
+    ...(requestId ? { request_id: requestId } : {}),
+  };
+}
+
+/**
+ * SQLSTATEs raised by our SQL functions (class `PM`), mirrored from
+ * `supabase/migrations`. Keep the two lists identical.
+ */
+export const SQLSTATES = {
+  PM001: "illegal_transition",
+  PM002: "stale_payment_version",
+  PM003: "stale_fence",
+  PM004: "payment_not_found",
+  PM005: "refund_exceeds_payment",
+  PM006: "insufficient_balance",
+  PM007: "ledger_append_only",
+  PM008: "invalid_argument",
+} as const;
+
+/** A SQLSTATE of ours. */
+export type PaymentSqlState = keyof typeof SQLSTATES;
+
+/**
+ * Maps a SQLSTATE to the client-facing error, or `undefined` when the state
+ * is not one of ours (the caller then treats it as an internal error).
+ */
+export function errorFromSqlState(sqlState: string, message: string): AppError | undefined {
+  if (!(sqlState in SQLSTATES)) {
+    if (sqlState.startsWith("08") || sqlState === "57P01" || sqlState === "53300") {
+      return new AppError("database_unavailable", { detail: "The database is not reachable right now" });
+    }
+    return undefined;
+  }
+  const name = SQLSTATES[sqlState as PaymentSqlState];
+  switch (name) {
+    case "illegal_transition":
+    case "stale_payment_version":
+    case "stale_fence":
+    case "payment_not_found":
+    case "refund_exceeds_payment":
+    case "insufficient_balance":
+      return new AppError(name, { detail: message });
+    case "invalid_argument":
+      return new AppError("validation_failed", { detail: message });
+    case "ledger_append_only":
+      // Only a bug in our own SQL can hit this: never the client's fault.
+      return undefined;
+    default: {
+      const unreachable: never = name;
+      return unreachable;
+    }
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The PaymentStore port: every database operation the use cases need, each
+ * one RPC (one SQL function, one transaction). The Supabase adapter
+ * (`supabase_payment_store.ts`) implements it with supabase-js `.rpc()`.
+ *
+ * Money is an integer number of minor units (`number`, checked to be a safe
+ * integer when parsed) plus an ISO 4217 currency code.
+ *
+ * @module
+ */
+import type { PaymentState } from "../payments/payment_state.ts";
+
+/** One entry of a payment's audit trail. */
+export interface StateTransition {
+  from: PaymentState | null;
+  to: PaymentState;
+  at: string;
+  actor: string;
+  reason: string | null;
+}
+
+/** A payment as the database returns it (`payment_logs` row, public fields). */
+export interface Payment {
+  id: string;
+  user_id: string;
+  reference: string;
+  provider: string;
+  amount: number;
+  currency: string;
+  email: string | null;
+  metadata: Record<string, unknown>;
+  state: PaymentState;
+  state_transitions: StateTransition[];
+  lock_version: number;
+  refunded_amount: number;
+  failure_reason: string | null;
+  authorization_url: string | null;
+  access_code: string | null;
+  processing_started_at: string | null;
+  processing_completed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Input of {@linkcode PaymentStore.beginPaymentRequest}. */
+export interface BeginPaymentRequestInput {
+  userId: string;
+  idempotencyKey: string;
+  /** SHA-256 (hex) over method, path and canonical JSON body. */
+  fingerprint: string;
+  method: string;
+  path: string;
+  amount: number;
+  currency: string;
+  email: string | null;
+  metadata: Record<string, unknown>;
+  provider: string;
+  /** An in-flight request older than this is taken over. */
+  lockTimeoutSeconds: number;
+  /** How long the stored response is kept. */
+  retentionHours: number;
+}
+
+/** Outcome of {@linkcode PaymentStore.beginPaymentRequest}. */
+export type BeginPaymentRequestResult =
+  /** First time this key is seen: the payment row was created (recovery point payment_created). */
+  | { outcome: "created"; payment: Payment }
+  /** A previous run stopped after creating the payment: continue from payment_created. */
+  | { outcome: "resumed"; payment: Payment }
+  /** The first request finished: replay its stored answer. */
+  | { outcome: "replay"; status: number; body: unknown }
+  /** Another request with this key is running. */
+  | { outcome: "in_progress"; retryAfterSeconds: number }
+  /** Same key, different request fingerprint. */
+  | { outcome: "mismatch" };
+
+/** Input of {@linkcode PaymentStore.completePaymentRequest}. */
+export interface CompletePaymentRequestInput {
+  userId: string;
+  idempotencyKey: string;
+  responseStatus: number;
+  responseBody: unknown;
+  authorizationUrl: string | null;
+  accessCode: string | null;
+  /** Set when the provider definitely refused: the payment moves to failed. */
+  failureReason: string | null;
+}
+
+/** Common options of the credit-path writers. */
+export interface WriterOptions {
+  /** Fencing token of the lock holder; null when running without the lock. */
+  fence: number | null;
+  /** Who acts: `verify`, `webhook`, `reconcile`, `staff:<id>`... */
+  actor: string;
+  /** Why, for the audit trail. */
+  reason?: string | null;
+}
+
+/** Outcome of {@linkcode PaymentStore.creditUser}. */
+export type CreditOutcome =
+  /** This call credited the wallet. */
+  | "credited"
+  /** The payment had been credited before: nothing changed. */
+  | "already_credited"
+  /** Amount or currency differ from the payment: it is now failed. */
+  | "mismatch"
+  /** The payment is failed: it cannot be credited. */
+  | "not_creditable";
+
+/** Result of {@linkcode PaymentStore.creditUser}. */
+export interface CreditResult {
+  outcome: CreditOutcome;
+  credited: boolean;
+  payment: Payment;
+}
+
+/** Result of {@linkcode PaymentStore.recordWebhookEvent}. */
+export interface RecordWebhookEventResult {
+  eventId: string;
+  /** The event had been received before. */
+  duplicate: boolean;
+  /** The event needs no more work (processed now or before). */
+  processed: boolean;
+  /** The payment it refers to, when known. */
+  payment: Payment | null;
+}
+
+/** A payment due for reconciliation. */
+export interface ReconcileCandidate {
+  reference: string;
+  state: PaymentState;
+  created_at: string;
+  age_seconds: number;
+}
+
+/** A wallet balance. */
+export interface WalletBalance {
+  currency: string;
+  balance: number;
+  updated_at: string;
+}
+
+/** A ledger entry (`sms_transactions`). */
+export interface LedgerEntry {
+  id: string;
+  reference: string;
+  payment_reference: string | null;
+  type: "credit" | "refund" | "debit";
+  amount: number;
+  currency: string;
+  balance_after: number;
+  created_at: string;
+}
+
+/** Keyset cursor: the last item of the previous page. */
+export interface Cursor {
+  created_at: string;
+  id: string;
+}
+
+/** A page of items. */
+export interface Page<T> {
+  items: T[];
+  next_cursor: Cursor | null;
+}
+
+/** One broken ledger invariant. */
+export interface InvariantViolation {
+  invariant: string;
+  subject: string;
+  detail: Record<string, unknown>;
+}
+
+/** Every database operation of the service. Each method is one RPC. */
+export interface PaymentStore {
+  /** Idempotency phase 1: claim the key, create the payment. */
+  beginPaymentRequest(input: BeginPaymentRequestInput): Promise<BeginPaymentRequestResult>;
+  /** Idempotency phase 2: store provider data and the response, release the key. */
+  completePaymentRequest(input: CompletePaymentRequestInput): Promise<{ status: number; body: unknown }>;
+  /** Releases the key at its recovery point (provider unreachable): the retry resumes. */
+  releasePaymentRequest(userId: string, idempotencyKey: string): Promise<void>;
+  /** The user's own payment, or null (someone else's is null too). */
+  getPayment(userId: string, reference: string): Promise<Payment | null>;
+  /** Any payment by reference (service use: webhooks, reconciliation). */
+  getPaymentByReference(reference: string): Promise<Payment | null>;
+  /** The user's payments, newest first. */
+  listPayments(userId: string, limit: number, cursor: Cursor | null): Promise<Page<Payment>>;
+  /** pending → processing, idempotent when already further. Stores the fence. */
+  markProcessing(reference: string, options: WriterOptions): Promise<{ changed: boolean; payment: Payment }>;
+  /** The one credit transaction (see `credit_user` in SQL). */
+  creditUser(
+    input: {
+      reference: string;
+      amount: number;
+      currency: string;
+      providerPayload: unknown;
+      webhookEventId?: string | null;
+    } & WriterOptions,
+  ): Promise<CreditResult>;
+  /** pending|processing → failed, idempotent when already settled. */
+  failPayment(
+    input: { reference: string; reason: string; providerPayload: unknown; webhookEventId?: string | null } & WriterOptions,
+  ): Promise<{ changed: boolean; payment: Payment }>;
+  /** Records a provider event (deduplicated by provider + event key). */
+  recordWebhookEvent(input: {
+    provider: string;
+    eventKey: string;
+    eventType: string;
+    reference: string | null;
+    payload: unknown;
+    /** Move a pending payment to processing under this fence (the caller holds the lock). */
+    markProcessing: boolean;
+    fence: number | null;
+  }): Promise<RecordWebhookEventResult>;
+  /** Payments stuck in pending/processing past the thresholds. */
+  reconcileCandidates(input: {
+    pendingOlderThanSeconds: number;
+    processingOlderThanSeconds: number;
+    limit: number;
+  }): Promise<ReconcileCandidate[]>;
+  /** The user's balances and latest ledger entries. */
+  getWallet(
+    userId: string,
+    limit: number,
+    cursor: Cursor | null,
+  ): Promise<{ balances: WalletBalance[] } & Page<LedgerEntry>>;
+  /** Every broken ledger invariant (empty when healthy). */
+  checkLedgerInvariants(): Promise<InvariantViolation[]>;
+  /** Deletes expired idempotency records; returns how many. */
+  purgeIdempotencyKeys(): Promise<number>;
+  /** Readiness probe: one trivial RPC. */
+  ping(): Promise<void>;
+}
