@@ -1,0 +1,228 @@
+-- =============================================================================
+-- Payments schema: the tables that hold money and the evidence for it.
+--
+-- Money is a bigint number of minor units (kobo, cents) plus an ISO 4217 code;
+-- no floats anywhere. Every table has RLS on. Clients (anon, authenticated) may
+-- only read their own wallet, payments and ledger entries; nobody writes
+-- directly: every write goes through the security-definer RPC functions of the
+-- later migrations, which run as the table owner.
+--
+-- Errors raised by this project's SQL use SQLSTATE class PM (mirrored in
+-- src/errors.ts):
+--   PM001 illegal_transition      PM005 refund_exceeds_payment
+--   PM002 stale_payment_version   PM006 insufficient_balance
+--   PM003 stale_fence             PM007 ledger_append_only
+--   PM004 payment_not_found       PM008 invalid_argument
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- payment_state: the closed set of states (transitions: next migration).
+-- -----------------------------------------------------------------------------
+create type public.payment_state as enum ('pending', 'processing', 'completed', 'failed', 'refunded');
+
+-- -----------------------------------------------------------------------------
+-- wallets: one row per (user, currency). This fixed row is what the credit
+-- path locks FOR UPDATE, never "the latest ledger row" (which changes on every
+-- write and so serialises nothing). The check keeps a balance from ever going
+-- negative, whatever the code above it does.
+-- -----------------------------------------------------------------------------
+create table public.wallets (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null,
+  currency text not null check (currency ~ '^[A-Z]{3}$'),
+  balance bigint not null default 0 check (balance >= 0),
+  lock_version integer not null default 0,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (user_id, currency)
+);
+
+-- -----------------------------------------------------------------------------
+-- payment_logs: one row per payment attempt. `reference` is ours and is sent
+-- to the provider, so it uses only the characters Paystack accepts. The state
+-- columns (state_transitions, lock_version, processing_*_at) are owned by the
+-- state-machine trigger; callers cannot forge them.
+-- `idempotency_key` is kept for audit only: the idempotency record owns
+-- uniqueness (an expired key may be reused and create a second payment).
+-- -----------------------------------------------------------------------------
+create table public.payment_logs (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null,
+  reference text not null unique check (reference ~ '^[A-Za-z0-9.=-]{1,100}$'),
+  idempotency_key text,
+  provider text not null default 'paystack' check (length(provider) between 1 and 50),
+  amount bigint not null check (amount > 0),
+  currency text not null check (currency ~ '^[A-Z]{3}$'),
+  email text,
+  metadata jsonb not null default '{}'::jsonb check (jsonb_typeof(metadata) = 'object'),
+  state public.payment_state not null default 'pending',
+  state_transitions jsonb not null default '[]'::jsonb check (jsonb_typeof(state_transitions) = 'array'),
+  lock_version integer not null default 0,
+  processing_started_at timestamptz,
+  processing_completed_at timestamptz,
+  refunded_amount bigint not null default 0 check (refunded_amount between 0 and amount),
+  provider_payload jsonb,
+  authorization_url text,
+  access_code text,
+  failure_reason text,
+  -- Highest fencing token seen from a lock holder; smaller tokens are refused.
+  last_fence bigint,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+-- A user's payments, newest first, keyset-paginated on (created_at, id).
+create index payment_logs_user_created_idx on public.payment_logs (user_id, created_at desc, id desc);
+-- Reconciliation scans only the unsettled payments.
+create index payment_logs_unsettled_idx on public.payment_logs (state, updated_at)
+  where state in ('pending', 'processing');
+
+-- -----------------------------------------------------------------------------
+-- sms_transactions: the append-only ledger. Each wallet's balance must equal
+-- the sum of its entries (credits minus refunds and debits); see
+-- check_ledger_invariants(). `idempotency_key` is derived from what the entry
+-- is for (e.g. `credit:<payment id>`), so a retried write collides instead of
+-- landing twice.
+-- -----------------------------------------------------------------------------
+create table public.sms_transactions (
+  id uuid primary key default gen_random_uuid(),
+  reference text not null unique,
+  idempotency_key text not null unique,
+  payment_log_id uuid references public.payment_logs (id),
+  user_id uuid not null,
+  wallet_id uuid not null references public.wallets (id),
+  type text not null check (type in ('credit', 'refund', 'debit')),
+  amount bigint not null check (amount > 0),
+  currency text not null check (currency ~ '^[A-Z]{3}$'),
+  balance_after bigint not null check (balance_after >= 0),
+  created_at timestamptz not null default now()
+);
+
+-- Exactly-once credit, enforced by the database: a second credit for the same
+-- payment is a unique violation, whatever raced to write it.
+create unique index sms_transactions_one_credit_per_payment on public.sms_transactions (payment_log_id)
+  where type = 'credit';
+create index sms_transactions_user_created_idx on public.sms_transactions (user_id, created_at desc, id desc);
+create index sms_transactions_wallet_idx on public.sms_transactions (wallet_id);
+
+-- The ledger is evidence: entries are never changed or removed. A correction
+-- is a new entry. Even the table owner goes through this trigger (only a
+-- superuser disabling it can get past, which is what the invariant tests do).
+create function public._ledger_append_only() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception using
+    errcode = 'PM007',
+    message = format('The ledger is append-only: %s on sms_transactions is refused', tg_op);
+end
+$$;
+
+create trigger sms_transactions_append_only
+  before update or delete on public.sms_transactions
+  for each row execute function public._ledger_append_only();
+
+create trigger sms_transactions_no_truncate
+  before truncate on public.sms_transactions
+  for each statement execute function public._ledger_append_only();
+
+-- -----------------------------------------------------------------------------
+-- idempotency_keys: HTTP idempotency records (Brandur's recovery points).
+-- (user_id, key) is the only uniqueness of a client's key: scoping by user
+-- means one client can never see another's stored response.
+-- -----------------------------------------------------------------------------
+create table public.idempotency_keys (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null,
+  key text not null check (length(key) between 1 and 255),
+  request_method text not null,
+  request_path text not null,
+  -- SHA-256 over method, path and canonical body: same key + other payload = mismatch.
+  request_fingerprint text not null,
+  -- Set while a request runs; older than the lock timeout = abandoned, taken over.
+  locked_at timestamptz,
+  -- started: nothing done yet; payment_created: payment row exists, provider
+  -- not (known to be) called; finished: response stored, replayed from now on.
+  recovery_point text not null default 'started'
+    check (recovery_point in ('started', 'payment_created', 'finished')),
+  payment_log_id uuid unique references public.payment_logs (id),
+  response_status integer,
+  response_body jsonb,
+  created_at timestamptz not null default now(),
+  last_run_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  unique (user_id, key)
+);
+
+create index idempotency_keys_expires_idx on public.idempotency_keys (expires_at);
+
+-- -----------------------------------------------------------------------------
+-- webhook_events: every provider event received, deduplicated by
+-- (provider, event_key). processed_at is set only in the transaction that
+-- committed the event's effect, so a failed attempt is retried, never skipped.
+-- -----------------------------------------------------------------------------
+create table public.webhook_events (
+  id uuid primary key default gen_random_uuid(),
+  provider text not null,
+  event_key text not null,
+  event_type text not null,
+  reference text,
+  payload jsonb not null default '{}'::jsonb,
+  received_at timestamptz not null default now(),
+  attempts integer not null default 1,
+  processed_at timestamptz,
+  outcome text,
+  unique (provider, event_key)
+);
+
+create index webhook_events_reference_idx on public.webhook_events (reference);
+
+-- -----------------------------------------------------------------------------
+-- refund_requests: inserted by staff (dashboard / SQL); a Supabase Database
+-- Webhook on INSERT asks the service to execute the refund. amount null means
+-- a full refund. Table only for now; the refund functions come later.
+-- -----------------------------------------------------------------------------
+create table public.refund_requests (
+  id uuid primary key default gen_random_uuid(),
+  payment_reference text not null references public.payment_logs (reference),
+  amount bigint check (amount is null or amount > 0),
+  reason text not null check (length(reason) > 0),
+  requested_by text,
+  status text not null default 'pending' check (status in ('pending', 'processing', 'succeeded', 'failed')),
+  provider_refund_id text,
+  failure_reason text,
+  created_at timestamptz not null default now(),
+  processed_at timestamptz
+);
+
+create index refund_requests_payment_idx on public.refund_requests (payment_reference);
+
+-- -----------------------------------------------------------------------------
+-- Row level security. Supabase's default privileges grant everything on new
+-- tables to anon and authenticated; take writes away from both, and let a
+-- signed-in user read only their own money rows. service_role bypasses RLS.
+-- -----------------------------------------------------------------------------
+alter table public.wallets enable row level security;
+alter table public.payment_logs enable row level security;
+alter table public.sms_transactions enable row level security;
+alter table public.idempotency_keys enable row level security;
+alter table public.webhook_events enable row level security;
+alter table public.refund_requests enable row level security;
+
+revoke all on table
+  public.wallets, public.payment_logs, public.sms_transactions,
+  public.idempotency_keys, public.webhook_events, public.refund_requests
+  from anon, authenticated;
+
+grant select on table public.wallets, public.payment_logs, public.sms_transactions to authenticated;
+
+-- `(select auth.uid())` is evaluated once per statement, not once per row.
+create policy "Users read their own wallets" on public.wallets
+  for select to authenticated using (user_id = (select auth.uid()));
+create policy "Users read their own payments" on public.payment_logs
+  for select to authenticated using (user_id = (select auth.uid()));
+create policy "Users read their own ledger entries" on public.sms_transactions
+  for select to authenticated using (user_id = (select auth.uid()));
+
+revoke execute on function public._ledger_append_only() from public, anon, authenticated, service_role;

@@ -1,0 +1,391 @@
+-- =============================================================================
+-- Payment state machine: the database itself refuses illegal transitions and
+-- keeps the audit trail, so no writer (RPC function, staff SQL, a future bug)
+-- can skip a state or rewrite history.
+--
+--   pending ──▶ processing ──▶ completed ──▶ refunded
+--      │             │
+--      └──▶ failed ◀─┘
+--
+-- Mirrored in src/payments/payment_state.ts. Also here: the JSON shape of a
+-- payment (src/store/payment_store.ts `Payment`), the fencing rule, and the
+-- read/transition RPCs.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- _iso: timestamps in JSON as UTC ISO 8601 with microseconds, whatever the
+-- session's TimeZone. Microseconds matter: keyset cursors round-trip through
+-- this text and must compare equal to the stored value.
+-- -----------------------------------------------------------------------------
+create function public._iso(p_at timestamptz) returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select pg_catalog.to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+-- -----------------------------------------------------------------------------
+-- _payment_json: the public fields of a payment, exactly the `Payment` type of
+-- the TypeScript port. provider_payload, idempotency_key and last_fence stay
+-- inside the database.
+-- -----------------------------------------------------------------------------
+create function public._payment_json(p public.payment_logs) returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select pg_catalog.jsonb_build_object(
+    'id', p.id,
+    'user_id', p.user_id,
+    'reference', p.reference,
+    'provider', p.provider,
+    'amount', p.amount,
+    'currency', p.currency,
+    'email', p.email,
+    'metadata', p.metadata,
+    'state', p.state,
+    'state_transitions', p.state_transitions,
+    'lock_version', p.lock_version,
+    'refunded_amount', p.refunded_amount,
+    'failure_reason', p.failure_reason,
+    'authorization_url', p.authorization_url,
+    'access_code', p.access_code,
+    'processing_started_at', public._iso(p.processing_started_at),
+    'processing_completed_at', public._iso(p.processing_completed_at),
+    'created_at', public._iso(p.created_at),
+    'updated_at', public._iso(p.updated_at)
+  )
+$$;
+
+-- -----------------------------------------------------------------------------
+-- _set_actor: who and why, for the audit trail. Transaction-local settings
+-- (is_local = true), so they die with the RPC's transaction and never leak
+-- into the next request on a pooled connection.
+-- -----------------------------------------------------------------------------
+create function public._set_actor(p_actor text, p_reason text) returns void
+language sql
+volatile
+set search_path = ''
+as $$
+  select pg_catalog.set_config('payments.actor', coalesce(nullif(p_actor, ''), 'system'), true),
+         pg_catalog.set_config('payments.reason', coalesce(p_reason, ''), true)
+$$;
+
+-- -----------------------------------------------------------------------------
+-- _payment_state_guard (BEFORE INSERT OR UPDATE on payment_logs).
+-- It owns state_transitions, lock_version, updated_at and the processing_*_at
+-- timestamps: whatever a caller writes into them is overwritten, so history
+-- cannot be forged by a direct UPDATE. Every UPDATE bumps lock_version, which
+-- is what optimistic writers (transition_payment) compare against. The money
+-- identity of a payment (owner, reference, provider, amount, currency) never
+-- changes after insert: a credit is checked against it.
+-- -----------------------------------------------------------------------------
+create function public._payment_state_guard() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_actor text := coalesce(nullif(pg_catalog.current_setting('payments.actor', true), ''), 'system');
+  v_reason text := nullif(pg_catalog.current_setting('payments.reason', true), '');
+  v_legal boolean;
+begin
+  if tg_op = 'INSERT' then
+    if new.state is distinct from 'pending' then
+      raise exception using
+        errcode = 'PM001',
+        message = format('Cannot create payment %s in state %s', new.reference, new.state);
+    end if;
+    new.state_transitions := pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+      'from', null::text, 'to', 'pending', 'at', public._iso(now()), 'actor', v_actor, 'reason', v_reason));
+    new.lock_version := 0;
+    new.processing_started_at := null;
+    new.processing_completed_at := null;
+    return new;
+  end if;
+
+  if (new.id, new.user_id, new.reference, new.provider, new.amount, new.currency, new.created_at)
+    is distinct from (old.id, old.user_id, old.reference, old.provider, old.amount, old.currency, old.created_at)
+  then
+    raise exception using
+      errcode = 'PM008',
+      message = format('Payment %s: owner, reference, provider, amount and currency cannot change', old.reference);
+  end if;
+
+  new.state_transitions := old.state_transitions;
+  new.lock_version := old.lock_version + 1;
+  new.processing_started_at := old.processing_started_at;
+  new.processing_completed_at := old.processing_completed_at;
+  new.updated_at := now();
+
+  if new.state is distinct from old.state then
+    v_legal := case old.state
+      when 'pending' then new.state in ('processing', 'failed')
+      when 'processing' then new.state in ('completed', 'failed')
+      when 'completed' then new.state = 'refunded'
+      else false
+    end;
+    if not coalesce(v_legal, false) then
+      raise exception using
+        errcode = 'PM001',
+        message = format('Cannot move payment %s from %s to %s', old.reference, old.state, new.state);
+    end if;
+    new.state_transitions := new.state_transitions || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+      'from', old.state, 'to', new.state, 'at', public._iso(now()), 'actor', v_actor, 'reason', v_reason));
+    if new.state = 'processing' then
+      new.processing_started_at := coalesce(old.processing_started_at, now());
+    elsif new.state in ('completed', 'failed') then
+      new.processing_completed_at := now();
+    end if;
+  end if;
+  return new;
+end
+$$;
+
+create trigger payment_logs_state_guard
+  before insert or update on public.payment_logs
+  for each row execute function public._payment_state_guard();
+
+-- -----------------------------------------------------------------------------
+-- _apply_fence: the fencing rule (Kleppmann). A lock holder's token smaller
+-- than one already seen belongs to a holder whose lease expired → PM003.
+-- Equal tokens pass (one holder calls mark_processing then credit_user). A
+-- higher token is stored, so the older holder is refused from now on. A null
+-- token means the caller runs without the lock (degraded mode): no check, the
+-- row lock alone keeps the money correct. The caller holds the row lock.
+-- -----------------------------------------------------------------------------
+create function public._apply_fence(p public.payment_logs, p_fence bigint) returns public.payment_logs
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v public.payment_logs := p;
+begin
+  if p_fence is null then
+    return v;
+  end if;
+  if v.last_fence is not null and p_fence < v.last_fence then
+    raise exception using
+      errcode = 'PM003',
+      message = format('Stale fencing token %s for payment %s: %s already seen', p_fence, v.reference, v.last_fence);
+  end if;
+  if v.last_fence is distinct from p_fence then
+    update public.payment_logs set last_fence = p_fence where id = v.id returning * into v;
+  end if;
+  return v;
+end
+$$;
+
+-- -----------------------------------------------------------------------------
+-- _lock_payment: the first step of every pessimistic writer. SELECT … FOR
+-- UPDATE serialises all writers of one payment (verify, webhook, reconcile):
+-- whoever comes second sees the first one's committed state, never a stale
+-- copy. Then the fencing rule.
+-- -----------------------------------------------------------------------------
+create function public._lock_payment(p_reference text, p_fence bigint) returns public.payment_logs
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v public.payment_logs;
+begin
+  select * into v from public.payment_logs where reference = p_reference for update;
+  if not found then
+    raise exception using errcode = 'PM004', message = format('Payment %s not found', p_reference);
+  end if;
+  return public._apply_fence(v, p_fence);
+end
+$$;
+
+-- -----------------------------------------------------------------------------
+-- get_payment: the user's own payment, or null (someone else's is null too, so
+-- a reference guessed by another user reveals nothing).
+-- -----------------------------------------------------------------------------
+create function public.get_payment(p_user_id uuid, p_reference text) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select public._payment_json(p)
+  from public.payment_logs p
+  where p.reference = p_reference and p.user_id = p_user_id
+$$;
+
+-- -----------------------------------------------------------------------------
+-- get_payment_by_reference: any payment (service use: webhooks, reconcile).
+-- -----------------------------------------------------------------------------
+create function public.get_payment_by_reference(p_reference text) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select public._payment_json(p) from public.payment_logs p where p.reference = p_reference
+$$;
+
+-- -----------------------------------------------------------------------------
+-- list_payments: a user's payments, newest first, keyset pagination on
+-- (created_at, id) — stable under concurrent inserts, unlike OFFSET. Reads one
+-- row more than the page to know whether a next page exists. A missing cursor
+-- is replaced by (+infinity, max uuid) so there is one index-friendly plan.
+-- -----------------------------------------------------------------------------
+create function public.list_payments(
+  p_user_id uuid,
+  p_limit integer default 20,
+  p_cursor_created_at timestamptz default null,
+  p_cursor_id uuid default null
+) returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := least(greatest(coalesce(p_limit, 20), 1), 100);
+  v_items jsonb;
+  v_count integer;
+  v_last jsonb;
+begin
+  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
+    raise exception using errcode = 'PM008', message = 'Cursor needs both created_at and id';
+  end if;
+  select coalesce(pg_catalog.jsonb_agg(public._payment_json(p) order by p.created_at desc, p.id desc), '[]'::jsonb),
+         count(*)
+    into v_items, v_count
+    from (
+      select *
+      from public.payment_logs
+      where user_id = p_user_id
+        and (created_at, id) < (coalesce(p_cursor_created_at, 'infinity'::timestamptz),
+                                coalesce(p_cursor_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
+      order by created_at desc, id desc
+      limit v_limit + 1
+    ) p;
+  if v_count <= v_limit then
+    return pg_catalog.jsonb_build_object('items', v_items, 'next_cursor', null);
+  end if;
+  v_items := v_items - v_limit;
+  v_last := v_items -> (v_limit - 1);
+  return pg_catalog.jsonb_build_object(
+    'items', v_items,
+    'next_cursor', pg_catalog.jsonb_build_object('created_at', v_last -> 'created_at', 'id', v_last -> 'id'));
+end
+$$;
+
+-- -----------------------------------------------------------------------------
+-- mark_processing: pending → processing under the payment's row lock, storing
+-- the holder's fence. Idempotent: any other state is returned unchanged.
+-- -----------------------------------------------------------------------------
+create function public.mark_processing(
+  p_reference text,
+  p_fence bigint default null,
+  p_actor text default 'system',
+  p_reason text default null
+) returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  v public.payment_logs := public._lock_payment(p_reference, p_fence);
+  v_changed boolean := false;
+begin
+  if v.state = 'pending' then
+    perform public._set_actor(p_actor, p_reason);
+    update public.payment_logs set state = 'processing' where id = v.id returning * into v;
+    v_changed := true;
+  end if;
+  return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', public._payment_json(v));
+end
+$$;
+
+-- -----------------------------------------------------------------------------
+-- transition_payment: the generic writer for staff and tests, with optimistic
+-- locking: the UPDATE only matches the version the caller read, so a change
+-- made in between is never overwritten silently. When nothing matched, the
+-- row is read once more to say why: missing (PM004), another version (PM002),
+-- a stale fence (PM003) or already in that state (PM001). Illegal moves are
+-- refused by the trigger (PM001).
+-- -----------------------------------------------------------------------------
+create function public.transition_payment(
+  p_reference text,
+  p_to public.payment_state,
+  p_expected_lock_version integer,
+  p_actor text,
+  p_reason text default null,
+  p_fence bigint default null
+) returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  v public.payment_logs;
+begin
+  if p_to is null or p_expected_lock_version is null then
+    raise exception using errcode = 'PM008', message = 'Target state and expected lock version are required';
+  end if;
+  perform public._set_actor(p_actor, p_reason);
+  update public.payment_logs
+     set state = p_to,
+         last_fence = greatest(last_fence, p_fence)
+   where reference = p_reference
+     and lock_version = p_expected_lock_version
+     and state <> p_to
+     and (p_fence is null or last_fence is null or p_fence >= last_fence)
+  returning * into v;
+  if found then
+    return public._payment_json(v);
+  end if;
+
+  select * into v from public.payment_logs where reference = p_reference;
+  if not found then
+    raise exception using errcode = 'PM004', message = format('Payment %s not found', p_reference);
+  elsif v.lock_version <> p_expected_lock_version then
+    raise exception using
+      errcode = 'PM002',
+      message = format('Payment %s is at version %s, expected %s', p_reference, v.lock_version, p_expected_lock_version);
+  elsif p_fence is not null and v.last_fence is not null and p_fence < v.last_fence then
+    raise exception using
+      errcode = 'PM003',
+      message = format('Stale fencing token %s for payment %s: %s already seen', p_fence, p_reference, v.last_fence);
+  end if;
+  raise exception using
+    errcode = 'PM001',
+    message = format('Cannot move payment %s from %s to %s', p_reference, v.state, p_to);
+end
+$$;
+
+-- -----------------------------------------------------------------------------
+-- Privileges: only the service (service_role) calls the RPCs; helpers and
+-- trigger functions are callable by the owner alone.
+-- -----------------------------------------------------------------------------
+revoke execute on function
+  public._iso(timestamptz),
+  public._payment_json(public.payment_logs),
+  public._set_actor(text, text),
+  public._payment_state_guard(),
+  public._apply_fence(public.payment_logs, bigint),
+  public._lock_payment(text, bigint)
+  from public, anon, authenticated, service_role;
+
+revoke execute on function
+  public.get_payment(uuid, text),
+  public.get_payment_by_reference(text),
+  public.list_payments(uuid, integer, timestamptz, uuid),
+  public.mark_processing(text, bigint, text, text),
+  public.transition_payment(text, public.payment_state, integer, text, text, bigint)
+  from public, anon, authenticated;
+
+grant execute on function
+  public.get_payment(uuid, text),
+  public.get_payment_by_reference(text),
+  public.list_payments(uuid, integer, timestamptz, uuid),
+  public.mark_processing(text, bigint, text, text),
+  public.transition_payment(text, public.payment_state, integer, text, text, bigint)
+  to service_role;

@@ -1,0 +1,87 @@
+-- =============================================================================
+-- Ledger invariants and readiness.
+--
+-- check_ledger_invariants() re-derives what the money tables must agree on
+-- from scratch. The writers are built so that it always returns no rows; it
+-- exists to prove that in tests and to alarm in production (run it from a
+-- cron and page on any row). It reads only, so it can run on a replica.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- check_ledger_invariants: one row per broken invariant.
+--   balance_mismatch                  wallet balance ≠ credits − refunds − debits of its ledger
+--   negative_balance                  wallet balance < 0
+--   completed_without_single_credit   completed/refunded payment without exactly one credit
+--   credit_without_completed_payment  credit entry whose payment is missing or not completed/refunded
+--   credit_amount_mismatch            credit amount/currency ≠ the payment's
+-- -----------------------------------------------------------------------------
+create function public.check_ledger_invariants()
+returns table (invariant text, subject text, detail jsonb)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with ledger as (
+    select t.wallet_id,
+           sum(case when t.type = 'credit' then t.amount else -t.amount end) as total,
+           count(*) as entries
+    from public.sms_transactions t
+    group by t.wallet_id
+  )
+  select 'balance_mismatch', w.id::text,
+         pg_catalog.jsonb_build_object('user_id', w.user_id, 'currency', w.currency, 'balance', w.balance,
+                                       'ledger_total', coalesce(l.total, 0), 'entries', coalesce(l.entries, 0))
+  from public.wallets w
+  left join ledger l on l.wallet_id = w.id
+  where w.balance <> coalesce(l.total, 0)
+
+  union all
+  select 'negative_balance', w.id::text,
+         pg_catalog.jsonb_build_object('user_id', w.user_id, 'currency', w.currency, 'balance', w.balance)
+  from public.wallets w
+  where w.balance < 0
+
+  union all
+  select 'completed_without_single_credit', p.reference,
+         pg_catalog.jsonb_build_object('payment_id', p.id, 'state', p.state, 'credits', count(t.id))
+  from public.payment_logs p
+  left join public.sms_transactions t on t.payment_log_id = p.id and t.type = 'credit'
+  where p.state in ('completed', 'refunded')
+  group by p.id
+  having count(t.id) <> 1
+
+  union all
+  select 'credit_without_completed_payment', t.reference,
+         pg_catalog.jsonb_build_object('ledger_id', t.id, 'payment_reference', p.reference, 'payment_state', p.state)
+  from public.sms_transactions t
+  left join public.payment_logs p on p.id = t.payment_log_id
+  where t.type = 'credit'
+    and (p.id is null or p.state not in ('completed', 'refunded'))
+
+  union all
+  select 'credit_amount_mismatch', t.reference,
+         pg_catalog.jsonb_build_object('ledger_id', t.id, 'payment_reference', p.reference,
+                                       'credit_amount', t.amount, 'credit_currency', t.currency,
+                                       'payment_amount', p.amount, 'payment_currency', p.currency)
+  from public.sms_transactions t
+  join public.payment_logs p on p.id = t.payment_log_id
+  where t.type = 'credit'
+    and (t.amount <> p.amount or t.currency <> p.currency)
+$$;
+
+-- -----------------------------------------------------------------------------
+-- ping: readiness probe. A round trip through the gateway, the role switch
+-- and the function grants, touching no table.
+-- -----------------------------------------------------------------------------
+create function public.ping() returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select 'ok'::text
+$$;
+
+revoke execute on function public.check_ledger_invariants(), public.ping() from public, anon, authenticated;
+grant execute on function public.check_ledger_invariants(), public.ping() to service_role;
