@@ -1,0 +1,153 @@
+/**
+ * The composition root and command line. The only module that reads the
+ * environment; everything else receives its configuration.
+ *
+ * Commands (see `deno.json` tasks):
+ * - `serve` (default): run the service (`deno task dev` / `deno task start`)
+ * - `reconcile`: one reconciliation pass, summary printed as JSON
+ * - `migrate`: apply bootstrap + migrations to `DATABASE_URL`
+ * - `stack`: run the local RPC gateway and Upstash proxy on their own
+ * - `token --user <uuid> | --service-role`: print a dev token
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, type Config, DEV_JWT_SECRET, DEV_UPSTASH_TOKEN, loadConfig } from "./src/config.ts";
+import { signDevToken } from "./src/auth/dev_token.ts";
+import { connectPostgres } from "./src/db/sql_client.ts";
+import { migrate } from "./src/db/migrate.ts";
+import { serveRpcGateway } from "./src/local/rpc_gateway.ts";
+import { serveUpstashProxy } from "./src/local/upstash_proxy.ts";
+import { createLogger, type Logger } from "./src/observability/logger.ts";
+import { buildRuntime } from "./src/runtime/build_runtime.ts";
+
+function _config(): Config {
+  try {
+    return loadConfig(Deno.env.toObject());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+}
+
+function _untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  });
+}
+
+async function serve(logger: Logger): Promise<void> {
+  const config = _config();
+  const runtime = await buildRuntime(config, { logger });
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.hostname,
+    onListen: () => {},
+  }, runtime.app.fetch);
+  const lines = [
+    `SMS payments service listening on ${config.publicBaseUrl} (mode: ${config.mode}, env: ${config.appEnv})`,
+    `  database: ${config.database.kind}${runtime.endpoints.rpcGateway ? ` via RPC gateway ${runtime.endpoints.rpcGateway}` : ""}`,
+    `  lock:     ${config.redis.kind}${runtime.endpoints.upstashProxy ? ` via Upstash proxy ${runtime.endpoints.upstashProxy}` : ""}`,
+    `  provider: ${config.provider.sandbox ? `sandbox at ${config.provider.baseUrl}` : config.provider.baseUrl}`,
+  ];
+  if (config.devDefaults.length > 0) {
+    lines.push("  dev defaults in use (never in production):", ...config.devDefaults.map((d) => `    ${d}`));
+    lines.push("  get a user token: deno task token --user <uuid>");
+  }
+  console.log(lines.join("\n"));
+  await _untilSignal();
+  await server.shutdown();
+  await runtime.close();
+}
+
+async function reconcile(logger: Logger): Promise<void> {
+  const runtime = await buildRuntime(_config(), { logger });
+  try {
+    console.log(JSON.stringify(await runtime.useCases.reconcile(), null, 2));
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function migrateCommand(): Promise<void> {
+  const url = Deno.env.get("DATABASE_URL");
+  if (!url) {
+    console.error("DATABASE_URL is required (embedded mode migrates PGlite at start-up)");
+    Deno.exit(2);
+  }
+  const db = connectPostgres(url, { max: 1 });
+  try {
+    const { applied, skipped } = await migrate(db, { bootstrap: Deno.env.get("SKIP_BOOTSTRAP") !== "1" });
+    console.log(`applied ${applied.length} migration(s)${applied.length ? `: ${applied.join(", ")}` : ""}; ${skipped.length} already there`);
+  } finally {
+    await db.close();
+  }
+}
+
+async function stack(): Promise<void> {
+  const url = Deno.env.get("DATABASE_URL") ?? "postgres://root@127.0.0.1:5432/postgres";
+  const redisUrl = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+  const jwtSecret = Deno.env.get("SUPABASE_JWT_SECRET") ?? DEV_JWT_SECRET;
+  const token = Deno.env.get("UPSTASH_REDIS_REST_TOKEN") ?? DEV_UPSTASH_TOKEN;
+  const db = connectPostgres(url);
+  const gateway = await serveRpcGateway({ db, jwtSecret, port: 54321 });
+  const proxy = serveUpstashProxy({ redisUrl, token, port: 8079 });
+  console.log(
+    [
+      `RPC gateway (PostgREST RPC) on ${gateway.url}/rest/v1/rpc/<fn> in front of ${new URL(url).host}`,
+      `Upstash REST proxy on ${proxy.url} in front of ${redisUrl} (token: UPSTASH_REDIS_REST_TOKEN, default ${DEV_UPSTASH_TOKEN})`,
+      `service_role key: ${await signDevToken({ secret: jwtSecret, role: "service_role", expiresInSeconds: 86_400 })}`,
+      "Ctrl-C to stop",
+    ].join("\n"),
+  );
+  await _untilSignal();
+  await proxy.close();
+  await gateway.close();
+  await db.close();
+}
+
+async function token(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { user: { type: "string" }, "service-role": { type: "boolean" }, hours: { type: "string" } } });
+  const secret = Deno.env.get("SUPABASE_JWT_SECRET") ?? DEV_JWT_SECRET;
+  const hours = Number(values.hours ?? "1");
+  if (values["service-role"]) {
+    console.log(await signDevToken({ secret, role: "service_role", expiresInSeconds: hours * 3600 }));
+    return;
+  }
+  const user = values.user ?? crypto.randomUUID();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(user)) {
+    console.error("--user must be a UUID");
+    Deno.exit(2);
+  }
+  console.log(await signDevToken({ secret, userId: user, expiresInSeconds: hours * 3600 }));
+}
+
+if (import.meta.main) {
+  const [command = "serve", ...rest] = Deno.args;
+  const logger = createLogger({ level: (Deno.env.get("LOG_LEVEL") as "debug" | "info" | "warn" | "error") ?? "info" });
+  switch (command) {
+    case "serve":
+      await serve(logger);
+      break;
+    case "reconcile":
+      await reconcile(logger);
+      break;
+    case "migrate":
+      await migrateCommand();
+      break;
+    case "stack":
+      await stack();
+      break;
+    case "token":
+      await token(rest);
+      break;
+    default:
+      console.error(`Unknown command ${command}: use serve, reconcile, migrate, stack or token`);
+      Deno.exit(2);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * `createApp(deps)`: the whole HTTP service as a Hono app, built from ports
+ * handed in by the composition root (`main.ts`) or by tests. Nothing here
+ * reads the environment or opens a connection.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "./http/app_env.ts";
+import type { Config } from "./config.ts";
+import { AppError } from "./errors.ts";
+import type { JwtVerifier } from "./auth/jwt_verifier.ts";
+import type { LockService } from "./lock/lock_service.ts";
+import type { Clock } from "./observability/clock.ts";
+import type { Logger } from "./observability/logger.ts";
+import type { Metrics } from "./observability/metrics.ts";
+import type { PaymentProvider } from "./providers/payment_provider.ts";
+import type { PaymentStore } from "./store/payment_store.ts";
+import { createConfirmWithProvider } from "./payments/confirm_with_provider.ts";
+import { createHandlePaystackWebhook } from "./payments/handle_paystack_webhook.ts";
+import { createInitializePayment } from "./payments/initialize_payment.ts";
+import { createReconcilePayments } from "./payments/reconcile_payments.ts";
+import { createSettlePayment } from "./payments/settle_payment.ts";
+import { createVerifyPayment } from "./payments/verify_payment.ts";
+import { accessLog } from "./http/middleware/access_log.ts";
+import { requireServiceRole, requireUser } from "./http/middleware/auth.ts";
+import { requestId } from "./http/middleware/request_id.ts";
+import { notFound, onError } from "./http/problem_handlers.ts";
+import { healthRoutes } from "./http/health_routes.ts";
+import { jobsRoutes } from "./http/jobs_routes.ts";
+import { paymentsRoutes } from "./http/payments_routes.ts";
+import { walletRoutes } from "./http/wallet_routes.ts";
+import { webhookRoutes } from "./http/webhook_routes.ts";
+
+/** Everything the app is built from. */
+export interface AppDeps {
+  config: Pick<
+    Config,
+    "maxBodyBytes" | "auth" | "provider" | "lock" | "idempotency" | "reconcile" | "currencies" | "publicBaseUrl"
+  >;
+  store: PaymentStore;
+  locks: LockService;
+  provider: PaymentProvider;
+  verifier: JwtVerifier;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** The sandbox provider's routes, mounted at `/sandbox/paystack` (dev and tests only). */
+  sandbox?: Hono | undefined;
+}
+
+/** The use cases, exposed for `deno task reconcile` and tests. */
+export interface AppUseCases {
+  reconcile: ReturnType<typeof createReconcilePayments>;
+}
+
+/**
+ * Builds the service.
+ *
+ * @example
+ * ```ts
+ * const { app } = createApp(deps);
+ * Deno.serve({ port: 8000 }, app.fetch);
+ * ```
+ */
+export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseCases } {
+  const { config, store, locks, provider, verifier, logger, metrics, clock } = deps;
+  const confirm = createConfirmWithProvider({ store, provider, logger, metrics, clock });
+  const settle = createSettlePayment({ store, locks, confirm, logger, lock: config.lock });
+  const reconcile = createReconcilePayments({ store, settle, logger, thresholds: config.reconcile });
+  const initialize = createInitializePayment({
+    store,
+    provider,
+    logger,
+    idempotency: config.idempotency,
+  });
+  const verify = createVerifyPayment({ store, settle });
+  const paystackWebhook = createHandlePaystackWebhook({
+    secretKey: config.provider.secretKey,
+    store,
+    locks,
+    confirm,
+    logger,
+    metrics,
+    lock: config.lock,
+  });
+
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ logger }));
+  app.use(accessLog({ clock }));
+  app.use(bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw new AppError("payload_too_large", { detail: `The body may be at most ${config.maxBodyBytes} bytes` });
+    },
+  }));
+  app.onError(onError);
+
+  const user = requireUser({ verifier });
+  const service = requireServiceRole({ verifier, serviceRoleKey: config.auth.serviceRoleKey });
+  app.route("/", healthRoutes({
+    probes: { database: () => store.ping(), redis: () => locks.status() },
+  }));
+  app.use("/v1/payments/*", user);
+  app.use("/v1/payments", user);
+  app.use("/v1/wallet/*", user);
+  app.use("/v1/wallet", user);
+  app.use("/v1/jobs/*", service);
+  app.route("/v1/payments", paymentsRoutes({ store, currencies: config.currencies, initialize, verify }));
+  app.route("/v1/wallet", walletRoutes({ store }));
+  app.route("/v1/webhooks", webhookRoutes({ paystack: paystackWebhook }));
+  app.route("/v1/jobs", jobsRoutes({ reconcile }));
+  if (deps.sandbox) app.route("/sandbox/paystack", deps.sandbox);
+  app.notFound(notFound(app));
+  return { app, useCases: { reconcile } };
+}

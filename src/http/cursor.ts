@@ -1,0 +1,49 @@
+/**
+ * Opaque pagination cursors: base64url of the keyset position, so clients
+ * cannot depend on (or forge meaning into) its content.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import type { Cursor } from "../store/payment_store.ts";
+
+const cursorSchema = z.object({ created_at: z.string().datetime({ offset: true }), id: z.string().uuid() });
+
+/** Encodes a keyset position. */
+export function encodeCursor(cursor: Cursor | null): string | null {
+  if (!cursor) return null;
+  const bytes = new TextEncoder().encode(JSON.stringify({ created_at: cursor.created_at, id: cursor.id }));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * Decodes a cursor from a query string.
+ * @throws {AppError} `validation_failed` when it is not one of ours
+ */
+export function decodeCursor(text: string | undefined): Cursor | null {
+  if (!text) return null;
+  try {
+    const b64 = text.replaceAll("-", "+").replaceAll("_", "/");
+    const json = new TextDecoder().decode(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    return cursorSchema.parse(JSON.parse(json));
+  } catch {
+    throw new AppError("validation_failed", {
+      detail: "cursor is not valid",
+      extras: { errors: [{ path: "cursor", message: "Invalid cursor" }] },
+    });
+  }
+}
+
+/** Parses `limit` (1..100, default 20). */
+export function parseLimit(text: string | undefined, fallback = 20): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 100) {
+    throw new AppError("validation_failed", {
+      detail: "limit must be an integer from 1 to 100",
+      extras: { errors: [{ path: "limit", message: "Must be an integer from 1 to 100" }] },
+    });
+  }
+  return n;
+}

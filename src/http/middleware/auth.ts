@@ -1,0 +1,63 @@
+/**
+ * Authentication middleware: Supabase user access tokens for client routes,
+ * the service-role key for staff and job routes.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app_env.ts";
+import type { JwtVerifier } from "../../auth/jwt_verifier.ts";
+import { AppError } from "../../errors.ts";
+import { timingSafeEqualText } from "../../auth/timing_safe_equal.ts";
+
+function _bearer(header: string | undefined): string {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match?.[1]) throw new AppError("unauthorized", { detail: "Send Authorization: Bearer <access token>" });
+  return match[1];
+}
+
+/** Options of {@linkcode requireUser}. */
+export interface RequireUserOptions {
+  verifier: JwtVerifier;
+}
+
+/**
+ * Admits a signed-in user: a valid token with `aud` and `role`
+ * `authenticated` and a `sub`. Sets `principal`.
+ */
+export function requireUser({ verifier }: RequireUserOptions): MiddlewareHandler<AppEnv> {
+  return async function requireUserMiddleware(c, next) {
+    const principal = await verifier.verify(_bearer(c.req.header("authorization")), { audience: "authenticated" });
+    if (principal.role !== "authenticated" || !/^[0-9a-f-]{36}$/i.test(principal.userId)) {
+      throw new AppError("invalid_token", { detail: "Token is not a signed-in user's access token" });
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+/** Options of {@linkcode requireServiceRole}. */
+export interface RequireServiceRoleOptions {
+  verifier: JwtVerifier;
+  /** The project's service-role key, compared as an opaque secret. */
+  serviceRoleKey: string | null;
+}
+
+/**
+ * Admits the service role: the configured key itself (opaque `sb_secret_…`
+ * keys), or a token signed with the project's secret whose role is
+ * `service_role` (legacy JWT keys, and dev keys from `deno task token`).
+ */
+export function requireServiceRole({ verifier, serviceRoleKey }: RequireServiceRoleOptions): MiddlewareHandler<AppEnv> {
+  return async function requireServiceRoleMiddleware(c, next) {
+    const token = _bearer(c.req.header("authorization"));
+    if (serviceRoleKey && timingSafeEqualText(token, serviceRoleKey)) {
+      c.set("principal", { userId: "", role: "service_role", claims: {} });
+      return await next();
+    }
+    const principal = await verifier.verify(token);
+    if (principal.role !== "service_role") throw new AppError("forbidden", { detail: "This endpoint needs the service role" });
+    c.set("principal", principal);
+    await next();
+  };
+}

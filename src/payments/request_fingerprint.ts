@@ -1,0 +1,31 @@
+/**
+ * The request fingerprint of the Idempotency-Key draft: SHA-256 over the
+ * method, the path and the canonical JSON of the body, so "the same request"
+ * does not depend on key order or whitespace.
+ *
+ * @module
+ */
+
+/** JSON with object keys sorted at every depth (arrays keep their order). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+/**
+ * Hex SHA-256 of `METHOD\npath\ncanonical body`.
+ *
+ * @example
+ * ```ts
+ * await requestFingerprint("POST", "/v1/payments", { amount: 5000, currency: "NGN" });
+ * ```
+ */
+export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
+  const text = `${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
