@@ -1,0 +1,148 @@
+/**
+ * The PaymentProvider port: the three calls the use cases make to a payment
+ * provider (Paystack first). Adapters: `paystack_provider.ts` over real HTTP,
+ * pointed either at Paystack or at the local sandbox (`sandbox/`).
+ *
+ * Money is an integer number of minor units (kobo, pesewas, cents) plus an
+ * ISO 4217 currency code, as everywhere in this service.
+ *
+ * @module
+ */
+
+/** Input of {@linkcode PaymentProvider.initialize}. */
+export interface InitializeInput {
+  /** Our reference, unique per payment; a retry reuses it so the provider cannot create a second transaction. */
+  reference: string;
+  /** Minor units; a positive safe integer. */
+  amount: number;
+  /** ISO 4217 code, three upper-case letters. */
+  currency: string;
+  email: string;
+  metadata?: Record<string, unknown>;
+  callbackUrl?: string;
+}
+
+/** What the client needs to pay: where to send the customer. */
+export interface InitializeResult {
+  reference: string;
+  authorizationUrl: string;
+  accessCode: string;
+}
+
+/** Every transaction status Paystack's verify can answer. */
+export const PROVIDER_TRANSACTION_STATUSES = [
+  "success",
+  "failed",
+  "abandoned",
+  "ongoing",
+  "pending",
+  "processing",
+  "queued",
+  "reversed",
+] as const;
+
+/** A transaction status as the provider reports it. */
+export type ProviderTransactionStatus = typeof PROVIDER_TRANSACTION_STATUSES[number];
+
+/** The provider's view of one transaction. Credit only on `success` with matching amount, currency and reference. */
+export interface VerifyResult {
+  reference: string;
+  status: ProviderTransactionStatus;
+  /** Minor units the provider actually settled (may differ from what was asked). */
+  amount: number;
+  currency: string;
+  paidAt: string | null;
+  gatewayResponse: string | null;
+  providerTransactionId: string | null;
+  /** The provider's `data` object, unchanged, for `provider_payload`. */
+  raw: unknown;
+}
+
+/** Input of {@linkcode PaymentProvider.refund}. */
+export interface RefundInput {
+  reference: string;
+  /** Minor units; the full remaining amount when absent. */
+  amount?: number;
+  currency?: string;
+  merchantNote?: string;
+}
+
+/** The provider's acknowledgement of a refund (usually still `pending`). */
+export interface RefundResult {
+  refundId: string;
+  status: string;
+  amount: number;
+  currency: string;
+  /** The provider's `data` object, unchanged. */
+  raw: unknown;
+}
+
+/**
+ * A payment provider. Every method either resolves with the provider's answer
+ * or rejects with a {@linkcode ProviderError}; input that could never be valid
+ * (a non-integer amount, say) is a caller bug and rejects with a `RangeError`.
+ */
+export interface PaymentProvider {
+  /** Stable provider name stored with each payment, e.g. `"paystack"`. */
+  readonly name: string;
+  /**
+   * Starts a transaction under our reference. A reference the provider
+   * already knows is resolved to that transaction's authorization data, not
+   * surfaced as an error, while it can still be paid.
+   */
+  initialize(input: InitializeInput): Promise<InitializeResult>;
+  /** Asks the provider for the truth about one transaction. */
+  verify(reference: string): Promise<VerifyResult>;
+  /** Refunds a successful transaction, fully or partly. */
+  refund(input: RefundInput): Promise<RefundResult>;
+}
+
+/**
+ * How a provider call failed, which decides what the caller may do next:
+ *
+ * - `rejected`: a definite 4xx answer; safe to store and replay, carries the
+ *   HTTP status and the provider's message.
+ * - `unavailable`: network error, timeout, 5xx or 429; nothing is known, retry later.
+ * - `not_found`: verify of a reference the provider does not know.
+ * - `invalid_response`: an answer we could not parse; treat like `unavailable`
+ *   for money (nothing is known) but alert, it means the contract changed.
+ */
+export type ProviderErrorKind = "rejected" | "unavailable" | "not_found" | "invalid_response";
+
+/** Options of {@linkcode ProviderError}. */
+export interface ProviderErrorOptions {
+  httpStatus?: number | null;
+  providerMessage?: string | null;
+  cause?: unknown;
+}
+
+/**
+ * A failed provider call. Messages never contain the secret key.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await provider.verify("pay-1");
+ * } catch (error) {
+ *   if (error instanceof ProviderError && error.kind === "not_found") {
+ *     // the provider never saw this reference
+ *   }
+ * }
+ * ```
+ */
+export class ProviderError extends Error {
+  /** See {@linkcode ProviderErrorKind}. */
+  readonly kind: ProviderErrorKind;
+  /** The provider's HTTP status, `null` when no answer arrived. */
+  readonly httpStatus: number | null;
+  /** The provider's own `message`, when it sent one. */
+  readonly providerMessage: string | null;
+
+  constructor(kind: ProviderErrorKind, message: string, options: ProviderErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.kind = kind;
+    this.httpStatus = options.httpStatus ?? null;
+    this.providerMessage = options.providerMessage ?? null;
+  }
+}
