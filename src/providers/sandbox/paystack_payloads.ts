@@ -1,0 +1,154 @@
+/**
+ * The JSON shapes the sandbox answers with, modelled on Paystack's: the
+ * transaction object of verify and of the `charge.success` webhook, and the
+ * refund object of `POST /refund` and `refund.processed`. Fields we have no
+ * meaningful value for are present with Paystack's "empty" values so clients
+ * parsing real answers parse these too.
+ *
+ * @module
+ */
+import type { SandboxRefund, SandboxTransaction } from "./sandbox_store.ts";
+
+/** Sandbox ids stand in for Paystack's integration id and domain. */
+const INTEGRATION_ID = 100_001;
+const DOMAIN = "test";
+
+async function _sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A stable customer per email, as Paystack keeps one customer record per email. */
+export async function customerOf(email: string): Promise<Record<string, unknown>> {
+  const hash = await _sha256Hex(email.toLowerCase());
+  return {
+    id: parseInt(hash.slice(0, 8), 16),
+    first_name: null,
+    last_name: null,
+    email,
+    customer_code: `CUS_${hash.slice(8, 23)}`,
+    phone: null,
+    metadata: null,
+    risk_action: "default",
+  };
+}
+
+/** A flat 1.5% fee in minor units, rounded down: only there so `fees` is a realistic integer. */
+export function feesOf(amount: number): number {
+  return Math.floor(amount * 15 / 1000);
+}
+
+/** The gateway response Paystack shows for an unsettled transaction. */
+export const NOT_COMPLETED = "The transaction was not completed";
+
+/**
+ * The transaction object as Paystack's verify and `charge.success` carry it.
+ * `amount`/`currency` are what was settled (what a tampered checkout paid),
+ * `requested_amount` what initialize asked for.
+ */
+export async function transactionData(t: SandboxTransaction): Promise<Record<string, unknown>> {
+  const success = t.status === "success" || t.status === "reversed";
+  const amount = t.settledAmount ?? t.amount;
+  return {
+    id: t.id,
+    domain: DOMAIN,
+    status: t.status,
+    reference: t.reference,
+    receipt_number: null,
+    amount,
+    message: null,
+    gateway_response: t.gatewayResponse ?? NOT_COMPLETED,
+    paid_at: t.paidAt,
+    created_at: t.createdAt,
+    channel: "card",
+    currency: t.settledCurrency ?? t.currency,
+    ip_address: null,
+    metadata: t.metadata ?? "",
+    log: null,
+    fees: success ? feesOf(amount) : null,
+    fees_split: null,
+    authorization: success
+      ? {
+        authorization_code: `AUTH_${t.accessCode.slice(0, 10)}`,
+        bin: "408408",
+        last4: "4081",
+        exp_month: "12",
+        exp_year: "2030",
+        channel: "card",
+        card_type: "visa",
+        bank: "TEST BANK",
+        country_code: "NG",
+        brand: "visa",
+        reusable: true,
+        signature: `SIG_${t.accessCode.slice(0, 12)}`,
+        account_name: null,
+      }
+      : {},
+    customer: await customerOf(t.email),
+    plan: null,
+    split: {},
+    order_id: null,
+    paidAt: t.paidAt,
+    createdAt: t.createdAt,
+    requested_amount: t.amount,
+    transaction_date: t.createdAt,
+    plan_object: {},
+    subaccount: {},
+  };
+}
+
+/** The refund object of `POST /refund`. */
+export async function refundData(r: SandboxRefund, t: SandboxTransaction): Promise<Record<string, unknown>> {
+  return {
+    transaction: {
+      id: t.id,
+      domain: DOMAIN,
+      reference: t.reference,
+      amount: t.settledAmount ?? t.amount,
+      paid_at: t.paidAt,
+      channel: "card",
+      currency: t.settledCurrency ?? t.currency,
+      authorization: { exp_month: null, exp_year: null, account_name: null },
+      customer: await customerOf(t.email),
+      plan: {},
+      subaccount: { currency: null },
+      split: {},
+      order_id: null,
+      paidAt: t.paidAt,
+      pos_transaction_data: null,
+      source: null,
+      fees_breakdown: null,
+    },
+    integration: INTEGRATION_ID,
+    deducted_amount: 0,
+    channel: null,
+    merchant_note: r.merchantNote ?? `Refund for transaction ${t.reference}`,
+    customer_note: r.customerNote ?? `Refund for transaction ${t.reference}`,
+    status: r.status,
+    refunded_by: "sandbox@example.com",
+    expected_at: r.createdAt,
+    currency: r.currency,
+    domain: DOMAIN,
+    amount: r.amount,
+    fully_deducted: false,
+    id: r.id,
+    createdAt: r.createdAt,
+    updatedAt: r.createdAt,
+  };
+}
+
+/** The `data` of a `refund.processed` webhook. */
+export async function refundEventData(r: SandboxRefund, t: SandboxTransaction): Promise<Record<string, unknown>> {
+  return {
+    status: "processed",
+    transaction_reference: t.reference,
+    refund_reference: `RF_${r.id}`,
+    amount: r.amount,
+    currency: r.currency,
+    processor: "sandbox",
+    customer: await customerOf(t.email),
+    integration: INTEGRATION_ID,
+    domain: DOMAIN,
+    id: String(r.id),
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * Fault injection for the sandbox Paystack: what a flaky provider or a flaky
+ * webhook receiver does to us, on demand. Settable from code
+ * (`sandbox.faults`) and over HTTP (`POST /_sandbox/faults`, see
+ * {@linkcode FAULT_COMMAND_SCHEMA}).
+ *
+ * Every rule is bounded: a finite number of calls, a finite delay.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** The API endpoints faults can target. */
+export const SANDBOX_ENDPOINTS = ["initialize", "verify", "refund"] as const;
+
+/** An API endpoint of the sandbox. */
+export type SandboxEndpoint = typeof SANDBOX_ENDPOINTS[number];
+
+/** Longest delay or hang a rule may ask for; keeps a forgotten fault from stalling a run for ever. */
+export const MAX_FAULT_DELAY_MS = 120_000;
+/** How many calls one rule may cover, and how many rules may be queued. */
+const MAX_TIMES = 10_000;
+const MAX_RULES = 100;
+
+/** What happens to a faulted API call. */
+export type ApiFaultAction =
+  /** Answer `status` with Paystack's error envelope. */
+  | { kind: "fail"; status: number; message: string }
+  /** Answer nothing for `ms` (or until the client gives up), then 504: a dropped connection, to a client with a timeout. */
+  | { kind: "drop"; ms: number };
+
+interface _Rule {
+  endpoint: SandboxEndpoint | null;
+  remaining: number;
+  action: ApiFaultAction;
+}
+
+/** Options of {@linkcode SandboxFaults.failNext}. */
+export interface FailNextOptions {
+  /** Only calls of this endpoint; every API endpoint when absent. */
+  endpoint?: SandboxEndpoint;
+  /** How many calls. @default 1 */
+  times?: number;
+  /** HTTP status to answer. @default 503 */
+  status?: number;
+  /** Paystack `message`. @default a generic one per status class */
+  message?: string;
+}
+
+/** Options of {@linkcode SandboxFaults.dropNext}. */
+export interface DropNextOptions {
+  endpoint?: SandboxEndpoint;
+  /** @default 1 */
+  times?: number;
+  /** How long to hang at most. @default 60_000 */
+  ms?: number;
+}
+
+/** Options of {@linkcode SandboxFaults.failWebhooks}. */
+export interface FailWebhooksOptions {
+  /** How many delivery attempts. @default 1 */
+  times?: number;
+  /** The status the receiver "answers"; `0` = a network error (no answer). @default 500 */
+  status?: number;
+}
+
+/** The current fault settings, for tests and `GET /_sandbox/faults`. */
+export interface FaultSnapshot {
+  api: { endpoint: SandboxEndpoint | null; remaining: number; action: ApiFaultAction }[];
+  apiDelayMs: Record<SandboxEndpoint | "all", number>;
+  webhookFailures: { remaining: number; status: number };
+  webhookDelayMs: number;
+}
+
+/** Fault settings of one sandbox. */
+export interface SandboxFaults {
+  /** Fails the next `times` API calls (of `endpoint`) with `status`. */
+  failNext(options?: FailNextOptions): void;
+  /** Makes the next `times` API calls (of `endpoint`) hang, as a dropped connection would. */
+  dropNext(options?: DropNextOptions): void;
+  /** Delays every API answer (of `endpoint`) by `ms`; `0` clears. */
+  delay(ms: number, endpoint?: SandboxEndpoint): void;
+  /** Fails the next `times` webhook delivery attempts as a receiver answering `status` would. */
+  failWebhooks(options?: FailWebhooksOptions): void;
+  /** Delays every webhook delivery attempt by `ms`; `0` clears. */
+  delayWebhooks(ms: number): void;
+  /** Clears every fault. */
+  reset(): void;
+  snapshot(): FaultSnapshot;
+  /** Takes the fault for one API call, if any (consumes one unit of the first matching rule). */
+  takeApiFault(endpoint: SandboxEndpoint): ApiFaultAction | null;
+  /** The delay for one API call. */
+  apiDelay(endpoint: SandboxEndpoint): number;
+  /** Takes the fault for one delivery attempt: the status to pretend, `0` for a network error, `null` for none. */
+  takeWebhookFault(): number | null;
+  /** The delay before one delivery attempt. */
+  webhookDelay(): number;
+}
+
+function _count(n: number | undefined, what: string, max: number): number {
+  const value = n ?? 1;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`Cannot set fault: ${what} must be an integer from 1 to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function _ms(ms: number, what: string): number {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_FAULT_DELAY_MS) {
+    throw new RangeError(`Cannot set fault: ${what} must be an integer from 0 to ${MAX_FAULT_DELAY_MS} ms, got ${ms}`);
+  }
+  return ms;
+}
+
+function _status(status: number, allowZero: boolean): number {
+  if (!Number.isInteger(status) || (status === 0 ? !allowZero : status < 100 || status > 599)) {
+    throw new RangeError(`Cannot set fault: status must be an HTTP status${allowZero ? " or 0" : ""}, got ${status}`);
+  }
+  return status;
+}
+
+function _defaultMessage(status: number): string {
+  if (status >= 500) return "Service temporarily unavailable (sandbox fault)";
+  if (status === 401) return "Invalid key";
+  return "Request rejected (sandbox fault)";
+}
+
+/** Creates an empty fault table. */
+export function createSandboxFaults(): SandboxFaults {
+  let rules: _Rule[] = [];
+  let apiDelayMs: Record<SandboxEndpoint | "all", number> = { all: 0, initialize: 0, verify: 0, refund: 0 };
+  let webhookFailures = { remaining: 0, status: 500 };
+  let webhookDelayMs = 0;
+
+  function push(rule: _Rule): void {
+    if (rules.length >= MAX_RULES) throw new RangeError(`Cannot set fault: at most ${MAX_RULES} rules may be queued`);
+    rules.push(rule);
+  }
+
+  return {
+    failNext({ endpoint, times, status = 503, message } = {}) {
+      const s = _status(status, false);
+      push({
+        endpoint: endpoint ?? null,
+        remaining: _count(times, "times", MAX_TIMES),
+        action: { kind: "fail", status: s, message: message ?? _defaultMessage(s) },
+      });
+    },
+    dropNext({ endpoint, times, ms = 60_000 } = {}) {
+      push({
+        endpoint: endpoint ?? null,
+        remaining: _count(times, "times", MAX_TIMES),
+        action: { kind: "drop", ms: _ms(ms, "ms") },
+      });
+    },
+    delay(ms, endpoint) {
+      apiDelayMs = { ...apiDelayMs, [endpoint ?? "all"]: _ms(ms, "delay") };
+    },
+    failWebhooks({ times, status = 500 } = {}) {
+      webhookFailures = { remaining: _count(times, "times", MAX_TIMES), status: _status(status, true) };
+    },
+    delayWebhooks(ms) {
+      webhookDelayMs = _ms(ms, "webhook delay");
+    },
+    reset() {
+      rules = [];
+      apiDelayMs = { all: 0, initialize: 0, verify: 0, refund: 0 };
+      webhookFailures = { remaining: 0, status: 500 };
+      webhookDelayMs = 0;
+    },
+    snapshot() {
+      return {
+        api: rules.map((r) => ({ endpoint: r.endpoint, remaining: r.remaining, action: r.action })),
+        apiDelayMs: { ...apiDelayMs },
+        webhookFailures: { ...webhookFailures },
+        webhookDelayMs,
+      };
+    },
+    takeApiFault(endpoint) {
+      const rule = rules.find((r) => r.endpoint === null || r.endpoint === endpoint);
+      if (!rule) return null;
+      rule.remaining -= 1;
+      if (rule.remaining <= 0) rules = rules.filter((r) => r !== rule);
+      return rule.action;
+    },
+    apiDelay(endpoint) {
+      return apiDelayMs.all + apiDelayMs[endpoint];
+    },
+    takeWebhookFault() {
+      if (webhookFailures.remaining <= 0) return null;
+      webhookFailures.remaining -= 1;
+      return webhookFailures.status;
+    },
+    webhookDelay() {
+      return webhookDelayMs;
+    },
+  };
+}
+
+const _endpoint = z.enum(SANDBOX_ENDPOINTS).optional();
+const _times = z.number().int().min(1).max(MAX_TIMES).optional();
+const _delay = z.number().int().min(0).max(MAX_FAULT_DELAY_MS);
+
+/**
+ * One fault command as `POST /_sandbox/faults` takes it (a single object or an
+ * array of them), e.g. `{"action":"fail","endpoint":"initialize","times":2,"status":503}`.
+ */
+export const FAULT_COMMAND_SCHEMA = z.discriminatedUnion("action", [
+  z.object({
+    action: z.literal("fail"),
+    endpoint: _endpoint,
+    times: _times,
+    status: z.number().int().min(100).max(599).optional(),
+    message: z.string().max(500).optional(),
+  }),
+  z.object({ action: z.literal("drop"), endpoint: _endpoint, times: _times, ms: _delay.optional() }),
+  z.object({ action: z.literal("delay"), endpoint: _endpoint, ms: _delay }),
+  z.object({
+    action: z.literal("webhook_fail"),
+    times: _times,
+    status: z.number().int().refine((s) => s === 0 || (s >= 100 && s <= 599), "an HTTP status or 0").optional(),
+  }),
+  z.object({ action: z.literal("webhook_delay"), ms: _delay }),
+  z.object({ action: z.literal("reset") }),
+]);
+
+/** A parsed fault command. */
+export type FaultCommand = z.infer<typeof FAULT_COMMAND_SCHEMA>;
+
+/** Applies one parsed command to `faults`. */
+export function applyFaultCommand(faults: SandboxFaults, command: FaultCommand): void {
+  // zod's optional fields are `T | undefined`; drop the undefined ones so exactOptionalPropertyTypes holds.
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+      [K in keyof T]?: Exclude<T[K], undefined>;
+    };
+  switch (command.action) {
+    case "fail": {
+      const { action: _, ...rest } = command;
+      faults.failNext(defined(rest));
+      return;
+    }
+    case "drop": {
+      const { action: _, ...rest } = command;
+      faults.dropNext(defined(rest));
+      return;
+    }
+    case "delay":
+      faults.delay(command.ms, ...(command.endpoint ? [command.endpoint] as const : []));
+      return;
+    case "webhook_fail": {
+      const { action: _, ...rest } = command;
+      faults.failWebhooks(defined(rest));
+      return;
+    }
+    case "webhook_delay":
+      faults.delayWebhooks(command.ms);
+      return;
+    case "reset":
+      faults.reset();
+      return;
+    default: {
+      const unreachable: never = command;
+      return unreachable;
+    }
+  }
+}

@@ -1,0 +1,476 @@
+/**
+ * A Paystack-compatible local provider for dev and tests, and the test double
+ * of fault tests. It speaks Paystack's API (`POST /transaction/initialize`,
+ * `GET /transaction/verify/:reference`, `POST /refund`, bearer secret key,
+ * `{status, message, data}` envelopes), serves a checkout page with Pay /
+ * Decline at the `authorization_url`, and sends signed webhooks with retries.
+ * State lives in the `sandbox_paystack` schema, so a restart loses nothing.
+ *
+ * Sandbox-only routes, behind the same bearer: `GET|POST /_sandbox/faults`,
+ * `GET /_sandbox/deliveries`, `GET /_sandbox/stats`.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import type { SqlClient } from "../../db/sql_client.ts";
+import { abortableSleep } from "./abortable_sleep.ts";
+import { renderCheckoutPage, renderErrorPage, renderResultPage, renderSettledPage } from "./checkout_page.ts";
+import { refundData, refundEventData, transactionData } from "./paystack_payloads.ts";
+import {
+  applyFaultCommand,
+  createSandboxFaults,
+  FAULT_COMMAND_SCHEMA,
+  type SandboxEndpoint,
+  type SandboxFaults,
+} from "./sandbox_faults.ts";
+import {
+  createSandboxStore,
+  type DeliveryRecord,
+  ensureSandboxSchema,
+  type RefundRefusal,
+  type SandboxTransaction,
+} from "./sandbox_store.ts";
+import { createWebhookDelivery, DEFAULT_RETRY_SCHEDULE, type SandboxLog } from "./webhook_delivery.ts";
+
+export { ensureSandboxSchema };
+
+/** The secret key the sandbox accepts unless told otherwise. */
+export const SANDBOX_SECRET_KEY = "sk_test_sandbox";
+
+/** Currencies a Paystack integration can be enabled for; initialize refuses others, as Paystack does. */
+export const SANDBOX_CURRENCIES: ReadonlySet<string> = new Set(["NGN", "GHS", "ZAR", "USD", "KES", "XOF", "EGP"]);
+
+/** Every call the sandbox counts. */
+export type SandboxCall = SandboxEndpoint | "checkout" | "settle";
+
+/** Options of {@linkcode createSandboxPaystack}. */
+export interface SandboxPaystackOptions {
+  /** Where the `sandbox_paystack` schema lives (created on first use). */
+  db: SqlClient;
+  /** The bearer the API accepts and the key webhooks are signed with. @default "sk_test_sandbox" */
+  secretKey?: string;
+  /**
+   * Public URL the app is mounted at, e.g. `http://127.0.0.1:8000/sandbox/paystack`; checkout URLs start
+   * with it. When absent, derived from each API request's own URL.
+   */
+  publicBaseUrl?: string;
+  /** Where webhooks go (the service's `/v1/webhooks/paystack`). When absent, none are sent. */
+  webhookUrl?: string;
+  /** Waits (ms) between delivery attempts of one event. @default [1000, 3000, 10000, 30000] */
+  retrySchedule?: readonly number[];
+  /** Budget of one delivery attempt. @default 10_000 */
+  webhookTimeoutMs?: number;
+  /** The fetch webhooks are sent with. @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+  /** The caller's `APP_ENV`; `"production"` is refused. */
+  appEnv?: string;
+  /** Structured log sink. @default JSON lines on stderr */
+  log?: SandboxLog;
+}
+
+/** Counters and records for tests. */
+export interface SandboxStats {
+  /** Requests received per endpoint (faulted and refused ones included), live. */
+  readonly calls: Readonly<Record<SandboxCall, number>>;
+  /** Every webhook event and how its delivery went, oldest first. */
+  deliveries(): Promise<DeliveryRecord[]>;
+  /** Zeroes {@linkcode SandboxStats.calls}. */
+  reset(): void;
+}
+
+/** A running sandbox. */
+export interface SandboxPaystack {
+  /** Mount with `app.route("/sandbox/paystack", sandbox.app)` or serve on its own. */
+  app: Hono;
+  faults: SandboxFaults;
+  stats: SandboxStats;
+  /** Resolves when every started webhook delivery has finished (retries included). */
+  idle(): Promise<void>;
+  /** Stops pending retries, in-flight deliveries and hanging faults. Does not close `db`. */
+  close(): Promise<void>;
+}
+
+const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+const ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+function _randomToken(length: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return [...bytes].map((b) => ALPHANUMERIC[b % ALPHANUMERIC.length]).join("");
+}
+
+/** Minor units as Paystack accepts them: an integer, or a string of digits. */
+const _minorUnits = z.union([z.number(), z.string().regex(/^[0-9]{1,16}$/).transform(Number)])
+  .refine((n) => Number.isSafeInteger(n) && n > 0);
+
+const _initializeBody = z.object({
+  email: z.string().max(254).regex(EMAIL_PATTERN),
+  amount: _minorUnits,
+  currency: z.string().optional(),
+  reference: z.string().optional(),
+  callback_url: z.string().optional(),
+  metadata: z.unknown().optional(),
+});
+
+const _refundBody = z.object({
+  transaction: z.union([z.string().min(1).max(100), z.number().int().positive().transform(String)]),
+  amount: _minorUnits.optional(),
+  currency: z.string().optional(),
+  customer_note: z.string().max(500).optional(),
+  merchant_note: z.string().max(500).optional(),
+});
+
+const _settleBody = z.object({
+  outcome: z.enum(["success", "failed"]),
+  amount: _minorUnits.optional(),
+  currency: z.string().regex(CURRENCY_PATTERN).optional(),
+});
+
+const REFUND_REFUSALS: Record<RefundRefusal, [ContentfulStatusCode, string]> = {
+  not_found: [404, "Transaction not found"],
+  not_successful: [400, "Cannot refund a transaction that was not successful"],
+  fully_refunded: [400, "Transaction has been fully reversed"],
+  exceeds_remaining: [400, "Refund amount cannot be greater than the unrefunded transaction amount"],
+  currency_mismatch: [400, "Refund currency does not match the transaction currency"],
+};
+
+function _fail(c: Context, status: ContentfulStatusCode, message: string): Response {
+  return c.json({ status: false, message }, status);
+}
+
+function _parseMetadata(value: unknown): Record<string, unknown> | null | "invalid" {
+  if (value === undefined || value === null || value === "") return null;
+  // Paystack accepts metadata as an object or as its JSON text.
+  const parsed = typeof value === "string"
+    ? (() => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        return "invalid";
+      }
+    })()
+    : value;
+  return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+    ? parsed as Record<string, unknown>
+    : "invalid";
+}
+
+function _isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+function _defaultLog(entry: Record<string, unknown>): void {
+  console.error(JSON.stringify({ at: new Date().toISOString(), component: "sandbox_paystack", ...entry }));
+}
+
+/**
+ * Creates a sandbox Paystack over `db`.
+ *
+ * @throws {Error} when `appEnv` is `"production"`: the sandbox settles payments nobody paid
+ * @throws {RangeError} on an invalid `retrySchedule`
+ *
+ * @example
+ * ```ts
+ * const sandbox = createSandboxPaystack({ db, webhookUrl: "http://127.0.0.1:8000/v1/webhooks/paystack" });
+ * app.route("/sandbox/paystack", sandbox.app);
+ * // ...
+ * await sandbox.close();
+ * ```
+ */
+export function createSandboxPaystack(
+  {
+    db,
+    secretKey = SANDBOX_SECRET_KEY,
+    publicBaseUrl,
+    webhookUrl,
+    retrySchedule = DEFAULT_RETRY_SCHEDULE,
+    webhookTimeoutMs = 10_000,
+    fetch = globalThis.fetch,
+    appEnv,
+    log = _defaultLog,
+  }: SandboxPaystackOptions,
+): SandboxPaystack {
+  if (appEnv === "production") {
+    throw new Error("Cannot start the sandbox provider: APP_ENV is production");
+  }
+  if (secretKey.length === 0) throw new TypeError("Cannot start the sandbox provider: secretKey is empty");
+
+  const store = createSandboxStore(db);
+  const faults = createSandboxFaults();
+  const delivery = createWebhookDelivery({
+    store,
+    faults,
+    secretKey,
+    url: webhookUrl ?? null,
+    retrySchedule,
+    timeoutMs: webhookTimeoutMs,
+    fetch,
+    log,
+  });
+  const closing = new AbortController();
+  const calls: Record<SandboxCall, number> = { initialize: 0, verify: 0, refund: 0, checkout: 0, settle: 0 };
+  const base = publicBaseUrl?.replace(/\/+$/, "");
+
+  let ready: Promise<void> | null = null;
+  const ensureReady = () => {
+    ready ??= ensureSandboxSchema(db).catch((error) => {
+      ready = null; // let the next request try again
+      throw error;
+    });
+    return ready;
+  };
+
+  /** The public base URL: configured, else this request's URL up to the route. */
+  const baseOf = (c: Context, marker: string): string => {
+    if (base !== undefined) return base;
+    const url = new URL(c.req.url);
+    const at = url.pathname.lastIndexOf(marker);
+    return `${url.origin}${at >= 0 ? url.pathname.slice(0, at) : ""}`;
+  };
+  const checkoutUrl = (c: Context, marker: string, t: SandboxTransaction) =>
+    `${baseOf(c, marker)}/checkout/${encodeURIComponent(t.accessCode)}`;
+
+  const authorized = (c: Context) => c.req.header("Authorization") === `Bearer ${secretKey}`;
+
+  /**
+   * Runs one API call as Paystack's edge would see it: counted, then any
+   * injected fault (failure, hang, delay), then the key check, then `handler`.
+   */
+  const api = (endpoint: SandboxEndpoint, handler: (c: Context) => Promise<Response>) => async (c: Context) => {
+    calls[endpoint] += 1;
+    const fault = faults.takeApiFault(endpoint);
+    if (fault?.kind === "fail") return _fail(c, fault.status as ContentfulStatusCode, fault.message);
+    if (fault?.kind === "drop") {
+      // Hold the answer until the hang ends or the sandbox closes; the client's own timeout gives up first.
+      // (Not request.signal: touching it makes Deno.serve print a legacy-abort warning for the whole process.)
+      await abortableSleep(fault.ms, closing.signal);
+      return _fail(c, 504, "Gateway timeout (sandbox dropped the request)");
+    }
+    const delay = faults.apiDelay(endpoint);
+    if (delay > 0 && !await abortableSleep(delay, closing.signal)) return _fail(c, 503, "Request cancelled");
+    if (!authorized(c)) return _fail(c, 401, "Invalid key");
+    await ensureReady();
+    return handler(c);
+  };
+
+  const readJson = async (c: Context): Promise<unknown> => {
+    try {
+      return await c.req.json();
+    } catch {
+      return undefined;
+    }
+  };
+
+  const app = new Hono();
+
+  app.post(
+    "/transaction/initialize",
+    api("initialize", async (c) => {
+      const parsed = _initializeBody.safeParse(await readJson(c));
+      if (!parsed.success) {
+        const field = parsed.error.issues[0]?.path[0];
+        if (field === "email") return _fail(c, 400, "Invalid Email Address Passed");
+        if (field === "amount") return _fail(c, 400, "Invalid Amount Sent");
+        return _fail(c, 400, "Invalid request body");
+      }
+      const body = parsed.data;
+      const currency = body.currency ?? "NGN";
+      if (!SANDBOX_CURRENCIES.has(currency)) return _fail(c, 400, "Currency not supported by merchant");
+      const reference = body.reference ?? _randomToken(12);
+      if (!REFERENCE_PATTERN.test(reference)) {
+        return _fail(c, 400, "Invalid transaction reference: only -, ., = and alphanumeric characters allowed");
+      }
+      if (body.callback_url !== undefined && !_isHttpUrl(body.callback_url)) {
+        return _fail(c, 400, "Invalid callback_url");
+      }
+      const metadata = _parseMetadata(body.metadata);
+      if (metadata === "invalid") return _fail(c, 400, "Invalid metadata: expected a JSON object");
+      const t = await store.insertTransaction({
+        reference,
+        accessCode: _randomToken(15),
+        amount: body.amount,
+        currency,
+        email: body.email,
+        metadata,
+        callbackUrl: body.callback_url ?? null,
+      });
+      if (t === null) return _fail(c, 400, "Duplicate Transaction Reference");
+      return c.json({
+        status: true,
+        message: "Authorization URL created",
+        data: {
+          authorization_url: checkoutUrl(c, "/transaction/initialize", t),
+          access_code: t.accessCode,
+          reference: t.reference,
+        },
+      });
+    }),
+  );
+
+  app.get(
+    "/transaction/verify/:reference",
+    api("verify", async (c) => {
+      const t = await store.findByReference(c.req.param("reference") ?? "");
+      if (t === null) return _fail(c, 404, "Transaction reference not found");
+      return c.json({
+        status: true,
+        message: "Verification successful",
+        // access_code and authorization_url are sandbox extras: they let a duplicate initialize resume the checkout.
+        data: {
+          ...await transactionData(t),
+          access_code: t.accessCode,
+          authorization_url: checkoutUrl(c, "/transaction/verify/", t),
+        },
+      });
+    }),
+  );
+
+  app.post(
+    "/refund",
+    api("refund", async (c) => {
+      const parsed = _refundBody.safeParse(await readJson(c));
+      if (!parsed.success) {
+        const field = parsed.error.issues[0]?.path[0];
+        if (field === "transaction") return _fail(c, 400, "Transaction reference or id is required");
+        if (field === "amount") return _fail(c, 400, "Invalid amount");
+        return _fail(c, 400, "Invalid request body");
+      }
+      const body = parsed.data;
+      if (body.currency !== undefined && !CURRENCY_PATTERN.test(body.currency)) {
+        return _fail(c, 400, "Invalid currency");
+      }
+      const result = await store.createRefund({
+        transaction: body.transaction,
+        amount: body.amount ?? null,
+        currency: body.currency ?? null,
+        merchantNote: body.merchant_note ?? null,
+        customerNote: body.customer_note ?? null,
+      });
+      if (result.outcome === "refused") {
+        const [status, message] = REFUND_REFUSALS[result.reason];
+        return _fail(c, status, message);
+      }
+      const data = await refundData(result.refund, result.transaction);
+      // The sandbox processes refunds at once; the API answer still says "pending", as Paystack's does.
+      await store.markRefundProcessed(result.refund.id);
+      await delivery.send(
+        "refund.processed",
+        result.transaction.reference,
+        await refundEventData({ ...result.refund, status: "processed" }, result.transaction),
+      );
+      return c.json({ status: true, message: "Refund has been queued for processing", data });
+    }),
+  );
+
+  const html = (c: Context, status: ContentfulStatusCode, page: string) => {
+    // The page needs nothing but its inline style and a form posting to itself.
+    c.header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+    return c.html(page, status);
+  };
+  const wantsJson = (c: Context) => (c.req.header("Accept") ?? "").includes("application/json");
+
+  app.get("/checkout/:accessCode", async (c) => {
+    calls.checkout += 1;
+    await ensureReady();
+    const t = await store.findByAccessCode(c.req.param("accessCode") ?? "");
+    if (t === null) return html(c, 404, renderErrorPage("Not found", "No transaction has this checkout link"));
+    return html(c, 200, t.status === "abandoned" ? renderCheckoutPage(t) : renderSettledPage(t));
+  });
+
+  app.post("/checkout/:accessCode", async (c) => {
+    calls.settle += 1;
+    await ensureReady();
+    const json = wantsJson(c);
+    const refuse = (status: ContentfulStatusCode, title: string, message: string) =>
+      json ? _fail(c, status, message) : html(c, status, renderErrorPage(title, message));
+    const isJsonBody = (c.req.header("Content-Type") ?? "").includes("application/json");
+    let form: unknown;
+    try {
+      form = isJsonBody ? await c.req.json() : await c.req.parseBody();
+    } catch {
+      return refuse(400, "Bad request", "The form could not be read");
+    }
+    const parsed = _settleBody.safeParse(form);
+    if (!parsed.success) {
+      return refuse(400, "Bad request", "outcome must be success or failed; amount and currency must be valid");
+    }
+    const result = await store.settle({
+      accessCode: c.req.param("accessCode") ?? "",
+      outcome: parsed.data.outcome,
+      // A tampered checkout settles another amount/currency than initialize asked for.
+      amount: parsed.data.amount ?? null,
+      currency: parsed.data.currency ?? null,
+      gatewayResponse: parsed.data.outcome === "success" ? "Successful" : "Declined",
+    });
+    if (result.outcome === "not_found") return refuse(404, "Not found", "No transaction has this checkout link");
+    if (result.outcome === "already_settled") {
+      return refuse(409, "Already settled", `This transaction is already ${result.transaction.status}`);
+    }
+    const t = result.transaction;
+    const data = await transactionData(t);
+    // Paystack sends webhooks only for successful charges.
+    if (t.status === "success") await delivery.send("charge.success", t.reference, data);
+    if (json) {
+      return c.json({
+        status: true,
+        message: t.status === "success" ? "Payment successful" : "Payment declined",
+        data,
+      });
+    }
+    return html(c, 200, renderResultPage(t));
+  });
+
+  const sandboxOnly = new Hono();
+  sandboxOnly.use(async (c, next) => {
+    if (!authorized(c)) return _fail(c, 401, "Invalid key");
+    await ensureReady();
+    return next();
+  });
+  sandboxOnly.get("/faults", (c) => c.json({ status: true, message: "Faults", data: faults.snapshot() }));
+  sandboxOnly.post("/faults", async (c) => {
+    const body = await readJson(c);
+    const parsed = z.union([FAULT_COMMAND_SCHEMA, z.array(FAULT_COMMAND_SCHEMA).max(100)]).safeParse(body);
+    if (!parsed.success) return _fail(c, 400, `Invalid fault command: ${parsed.error.issues[0]?.message ?? "?"}`);
+    for (const command of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
+      applyFaultCommand(faults, command);
+    }
+    return c.json({ status: true, message: "Faults set", data: faults.snapshot() });
+  });
+  sandboxOnly.get(
+    "/deliveries",
+    async (c) => c.json({ status: true, message: "Deliveries", data: await store.listDeliveries() }),
+  );
+  sandboxOnly.get("/stats", (c) => c.json({ status: true, message: "Stats", data: { calls } }));
+  app.route("/_sandbox", sandboxOnly);
+
+  app.notFound((c) => _fail(c, 404, "Not found"));
+  app.onError((error, c) => {
+    log({ level: "error", msg: "sandbox request failed", path: c.req.path, error: String(error) });
+    return _fail(c, 500, "An error occurred (sandbox)");
+  });
+
+  return {
+    app,
+    faults,
+    stats: {
+      calls,
+      deliveries: () => store.listDeliveries(),
+      reset() {
+        for (const key of Object.keys(calls) as SandboxCall[]) calls[key] = 0;
+      },
+    },
+    idle: () => delivery.idle(),
+    async close() {
+      closing.abort();
+      await delivery.close();
+    },
+  };
+}
