@@ -1,0 +1,331 @@
+/**
+ * The Paystack adapter of the {@linkcode PaymentProvider} port, over real
+ * HTTP. It talks to `https://api.paystack.co` in the cloud and to the local
+ * sandbox (`sandbox/sandbox_paystack.ts`) in dev and tests; both answer the
+ * same `{status, message, data}` envelope, parsed here with zod.
+ *
+ * Error mapping (see {@linkcode ProviderError}): network errors, timeouts,
+ * 5xx, 408 and 429 are `unavailable` (retry later); other 4xx are `rejected`;
+ * verify of an unknown reference is `not_found`; an answer that does not parse
+ * is `invalid_response`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  type InitializeInput,
+  type InitializeResult,
+  type PaymentProvider,
+  PROVIDER_TRANSACTION_STATUSES,
+  ProviderError,
+  type RefundInput,
+  type RefundResult,
+  type VerifyResult,
+} from "./payment_provider.ts";
+
+/** Options of {@linkcode createPaystackProvider}. */
+export interface PaystackProviderOptions {
+  /** The secret key (`sk_live_…`, `sk_test_…`). Sent as the bearer token, never logged or returned. */
+  secretKey: string;
+  /** API base URL, without a trailing slash. @default "https://api.paystack.co" */
+  baseUrl?: string;
+  /**
+   * Where a transaction's checkout page lives, used to rebuild the
+   * authorization URL of a duplicate reference when verify does not carry one.
+   * @default "https://checkout.paystack.com"
+   */
+  checkoutBaseUrl?: string;
+  /** Per-call budget, connection to last body byte. @default 10_000 */
+  timeoutMs?: number;
+  /** The fetch to use (tests pass their own). @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Paystack references: letters, digits, `-`, `.`, `=`. */
+const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
+const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+
+/**
+ * Transaction states in which an existing reference can still be paid, so a
+ * duplicate initialize may hand the same checkout back. Anything else (paid,
+ * failed, reversed, or already being processed) must not get a second checkout.
+ */
+const RESUMABLE_STATUSES: ReadonlySet<string> = new Set(["pending", "abandoned", "ongoing"]);
+
+const DUPLICATE_REFERENCE = /duplicate transaction reference/i;
+const REFERENCE_NOT_FOUND = /transaction reference not found/i;
+
+const _envelope = z.object({
+  status: z.boolean(),
+  message: z.string().nullish(),
+  data: z.unknown(),
+});
+
+const _minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+const _initializeData = z.object({
+  authorization_url: z.string().url(),
+  access_code: z.string().min(1),
+  reference: z.string().min(1),
+});
+
+const _verifyData = z.object({
+  id: z.union([z.number().int(), z.string()]).nullish(),
+  status: z.enum(PROVIDER_TRANSACTION_STATUSES),
+  reference: z.string().min(1),
+  amount: _minorUnits,
+  currency: z.string().min(1),
+  paid_at: z.string().nullish(),
+  paidAt: z.string().nullish(),
+  gateway_response: z.string().nullish(),
+  // Not documented in verify; the sandbox adds them and the duplicate-reference path uses them when present.
+  access_code: z.string().nullish(),
+  authorization_url: z.string().url().nullish(),
+});
+
+const _refundData = z.object({
+  id: z.union([z.number().int(), z.string()]),
+  status: z.string(),
+  amount: _minorUnits,
+  currency: z.string().min(1),
+});
+
+type _Operation = "initialize" | "verify" | "refund";
+
+function _checkMinorUnits(what: string, amount: number): void {
+  if (!Number.isSafeInteger(amount) || amount <= 0) {
+    throw new RangeError(`Cannot ${what}: amount must be a positive safe integer of minor units, got ${amount}`);
+  }
+}
+
+function _checkCurrency(what: string, currency: string): void {
+  if (!CURRENCY_PATTERN.test(currency)) {
+    throw new RangeError(`Cannot ${what}: currency must be three upper-case letters, got ${JSON.stringify(currency)}`);
+  }
+}
+
+function _checkReference(what: string, reference: string): void {
+  if (!REFERENCE_PATTERN.test(reference)) {
+    throw new RangeError(`Cannot ${what}: reference may only hold letters, digits, '-', '.', '=' (1-100)`);
+  }
+}
+
+/**
+ * Builds the Paystack adapter.
+ *
+ * On `initialize`, Paystack answers "Duplicate Transaction Reference" when our
+ * reference is already known (a retry after a crash). The adapter resolves it:
+ * it verifies the reference and, while the transaction is still
+ * `pending`/`abandoned`/`ongoing` for the same amount and currency, returns
+ * its authorization data. Paystack's
+ * verify documents no `authorization_url`, so the URL is `data.authorization_url`
+ * when present (the sandbox sends it), else `<checkoutBaseUrl>/<data.access_code>`.
+ * When neither is available, or the transaction is past paying, it rejects with
+ * a `rejected` {@linkcode ProviderError} (HTTP 400, provider message
+ * "Duplicate Transaction Reference").
+ *
+ * @throws {TypeError} when `secretKey` is empty
+ *
+ * @example
+ * ```ts
+ * const paystack = createPaystackProvider({ secretKey: "sk_test_sandbox", baseUrl: "http://127.0.0.1:8025" });
+ * const { authorizationUrl } = await paystack.initialize({ reference: "pay-1", amount: 50_000, currency: "NGN", email: "a@b.co" });
+ * ```
+ */
+export function createPaystackProvider(
+  {
+    secretKey,
+    baseUrl = "https://api.paystack.co",
+    checkoutBaseUrl = "https://checkout.paystack.com",
+    timeoutMs = 10_000,
+    fetch = globalThis.fetch,
+  }: PaystackProviderOptions,
+): PaymentProvider {
+  if (secretKey.length === 0) throw new TypeError("Cannot create Paystack provider: secretKey is empty");
+  const base = baseUrl.replace(/\/+$/, "");
+  const checkoutBase = checkoutBaseUrl.replace(/\/+$/, "");
+
+  /** One call: resolves with the envelope's `data` on 2xx + `status: true`, rejects with a ProviderError otherwise. */
+  async function call(op: _Operation, method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+    let response: Response;
+    let text: string;
+    try {
+      // One signal for the whole exchange: a server that stalls mid-body is as unavailable as one that never answers.
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${secretKey}`,
+          Accept: "application/json",
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
+      throw new ProviderError(
+        "unavailable",
+        timedOut ? `Paystack ${op} timed out after ${timeoutMs} ms` : `Paystack ${op} failed: network error`,
+        { cause: error },
+      );
+    }
+
+    let json: unknown = undefined;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // handled below: what an unparsable body means depends on the status
+    }
+    const parsed = _envelope.safeParse(json);
+    const providerMessage = parsed.success ? parsed.data.message ?? null : null;
+    const status = response.status;
+
+    if (status >= 500 || status === 408 || status === 429) {
+      throw new ProviderError("unavailable", `Paystack ${op} failed: HTTP ${status}`, {
+        httpStatus: status,
+        providerMessage,
+      });
+    }
+    if (status >= 400) {
+      if (
+        op === "verify" && (status === 404 || (providerMessage !== null && REFERENCE_NOT_FOUND.test(providerMessage)))
+      ) {
+        throw new ProviderError("not_found", `Paystack ${op} failed: transaction reference not found`, {
+          httpStatus: status,
+          providerMessage,
+        });
+      }
+      throw new ProviderError("rejected", `Paystack ${op} rejected: HTTP ${status}`, {
+        httpStatus: status,
+        providerMessage,
+      });
+    }
+    if (status < 200 || status >= 300 || !parsed.success) {
+      throw new ProviderError("invalid_response", `Paystack ${op} answered HTTP ${status} with an unreadable body`, {
+        httpStatus: status,
+        providerMessage,
+        ...(parsed.success ? {} : { cause: parsed.error }),
+      });
+    }
+    if (!parsed.data.status) {
+      // A 2xx saying status:false is a refusal all the same.
+      throw new ProviderError("rejected", `Paystack ${op} rejected: status false`, {
+        httpStatus: status,
+        providerMessage,
+      });
+    }
+    return parsed.data.data;
+  }
+
+  function parseData<S extends z.ZodTypeAny>(op: _Operation, schema: S, data: unknown): z.infer<S> {
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      throw new ProviderError("invalid_response", `Paystack ${op} answered with unexpected data`, {
+        httpStatus: 200,
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
+  }
+
+  async function verify(reference: string): Promise<VerifyResult> {
+    const data = await call("verify", "GET", `/transaction/verify/${encodeURIComponent(reference)}`);
+    const d = parseData("verify", _verifyData, data);
+    if (d.reference !== reference) {
+      // Never let an answer about another transaction be taken for this one.
+      throw new ProviderError("invalid_response", "Paystack verify answered for a different reference", {
+        httpStatus: 200,
+      });
+    }
+    return {
+      reference: d.reference,
+      status: d.status,
+      amount: d.amount,
+      currency: d.currency,
+      paidAt: d.paid_at ?? d.paidAt ?? null,
+      gatewayResponse: d.gateway_response ?? null,
+      providerTransactionId: d.id === null || d.id === undefined ? null : String(d.id),
+      raw: data,
+    };
+  }
+
+  /** Resolves "Duplicate Transaction Reference" into the existing transaction's checkout, when it can still be paid. */
+  async function resumeDuplicate(input: InitializeInput, duplicate: ProviderError): Promise<InitializeResult> {
+    const { reference } = input;
+    const existing = await verify(reference);
+    const raw = parseData("verify", _verifyData, existing.raw);
+    const refuse = (why: string) =>
+      new ProviderError("rejected", `Paystack initialize rejected: duplicate reference ${why}`, {
+        httpStatus: duplicate.httpStatus,
+        providerMessage: duplicate.providerMessage,
+        cause: duplicate,
+      });
+    if (!RESUMABLE_STATUSES.has(existing.status)) throw refuse(`is already ${existing.status}`);
+    // Never hand out a checkout for another amount than the one asked for now.
+    if (existing.amount !== input.amount || existing.currency !== input.currency) {
+      throw refuse(`belongs to a transaction of ${existing.amount} ${existing.currency}`);
+    }
+    const accessCode = raw.access_code ?? null;
+    if (accessCode === null) throw refuse("carries no access code to resume");
+    return {
+      reference,
+      authorizationUrl: raw.authorization_url ?? `${checkoutBase}/${encodeURIComponent(accessCode)}`,
+      accessCode,
+    };
+  }
+
+  return {
+    name: "paystack",
+
+    async initialize(input: InitializeInput): Promise<InitializeResult> {
+      _checkReference("initialize payment", input.reference);
+      _checkMinorUnits("initialize payment", input.amount);
+      _checkCurrency("initialize payment", input.currency);
+      if (input.email.trim().length === 0) throw new RangeError("Cannot initialize payment: email is empty");
+      const body = {
+        reference: input.reference,
+        amount: input.amount,
+        currency: input.currency,
+        email: input.email,
+        ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+        ...(input.callbackUrl === undefined ? {} : { callback_url: input.callbackUrl }),
+      };
+      let data: unknown;
+      try {
+        data = await call("initialize", "POST", "/transaction/initialize", body);
+      } catch (error) {
+        if (
+          error instanceof ProviderError && error.kind === "rejected" && error.providerMessage !== null &&
+          DUPLICATE_REFERENCE.test(error.providerMessage)
+        ) {
+          return await resumeDuplicate(input, error);
+        }
+        throw error;
+      }
+      const d = parseData("initialize", _initializeData, data);
+      if (d.reference !== input.reference) {
+        throw new ProviderError("invalid_response", "Paystack initialize answered for a different reference", {
+          httpStatus: 200,
+        });
+      }
+      return { reference: d.reference, authorizationUrl: d.authorization_url, accessCode: d.access_code };
+    },
+
+    verify,
+
+    async refund(input: RefundInput): Promise<RefundResult> {
+      _checkReference("refund payment", input.reference);
+      if (input.amount !== undefined) _checkMinorUnits("refund payment", input.amount);
+      if (input.currency !== undefined) _checkCurrency("refund payment", input.currency);
+      const data = await call("refund", "POST", "/refund", {
+        transaction: input.reference,
+        ...(input.amount === undefined ? {} : { amount: input.amount }),
+        ...(input.currency === undefined ? {} : { currency: input.currency }),
+        ...(input.merchantNote === undefined ? {} : { merchant_note: input.merchantNote }),
+      });
+      const d = parseData("refund", _refundData, data);
+      return { refundId: String(d.id), status: d.status, amount: d.amount, currency: d.currency, raw: data };
+    },
+  };
+}

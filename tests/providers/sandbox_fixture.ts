@@ -1,0 +1,133 @@
+/**
+ * Test fixture of the provider tests: the sandbox Paystack served over real
+ * HTTP (`Deno.serve` on port 0) on an isolated Postgres database, a webhook
+ * receiver on its own port, and the Paystack adapter pointed at the sandbox.
+ *
+ * @module
+ */
+import { createTestDatabase, type TestDatabase } from "../support/test_db.ts";
+import type { PaymentProvider } from "../../src/providers/payment_provider.ts";
+import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
+import {
+  createSandboxPaystack,
+  SANDBOX_SECRET_KEY,
+  type SandboxPaystack,
+} from "../../src/providers/sandbox/sandbox_paystack.ts";
+import { ensureSandboxSchema } from "../../src/providers/sandbox/sandbox_store.ts";
+
+/** One webhook request as the receiver got it. */
+export interface ReceivedWebhook {
+  rawBody: string;
+  signature: string | null;
+  contentType: string | null;
+  json: { event: string; data: Record<string, unknown> };
+}
+
+/** A tiny webhook endpoint that records what it gets and answers scripted statuses. */
+export interface WebhookReceiver {
+  url: string;
+  received: ReceivedWebhook[];
+  /** Statuses to answer, first to last; 200 once empty. */
+  script: number[];
+  close(): Promise<void>;
+}
+
+/** Starts a receiver on 127.0.0.1, port chosen by the OS. */
+export function startReceiver(): WebhookReceiver {
+  const received: ReceivedWebhook[] = [];
+  const script: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const rawBody = await request.text();
+    received.push({
+      rawBody,
+      signature: request.headers.get("x-paystack-signature"),
+      contentType: request.headers.get("content-type"),
+      json: JSON.parse(rawBody),
+    });
+    return new Response(null, { status: script.shift() ?? 200 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/v1/webhooks/paystack`,
+    received,
+    script,
+    close: () => server.shutdown(),
+  };
+}
+
+/** A sandbox served over HTTP. */
+export interface ServedSandbox {
+  sandbox: SandboxPaystack;
+  /** The adapter's `baseUrl`. */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** Serves a sandbox over `db` on port 0. */
+export function serveSandbox(
+  db: TestDatabase,
+  { webhookUrl, retrySchedule = [50, 50, 50] }: { webhookUrl?: string; retrySchedule?: number[] } = {},
+): ServedSandbox {
+  const sandbox = createSandboxPaystack({
+    db: db.db,
+    retrySchedule,
+    ...(webhookUrl ? { webhookUrl } : {}),
+    log: () => {},
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, sandbox.app.fetch);
+  return {
+    sandbox,
+    baseUrl: `http://127.0.0.1:${server.addr.port}`,
+    async close() {
+      await sandbox.close();
+      await server.shutdown();
+    },
+  };
+}
+
+/** Everything a provider test needs. */
+export interface SandboxFixture extends ServedSandbox {
+  db: TestDatabase;
+  receiver: WebhookReceiver;
+  provider: PaymentProvider;
+  /** An adapter with other options against the same sandbox. */
+  providerWith(options: { timeoutMs?: number; secretKey?: string }): PaymentProvider;
+}
+
+/**
+ * Runs `fn` against a fresh fixture and tears everything down afterwards,
+ * in reverse order, whatever `fn` did.
+ */
+export async function withSandbox(
+  fn: (f: SandboxFixture) => Promise<void>,
+  options: { retrySchedule?: number[] } = {},
+): Promise<void> {
+  const db = await createTestDatabase({ migrated: false, max: 4 });
+  const receiver = startReceiver();
+  let served: ServedSandbox | null = null;
+  try {
+    await ensureSandboxSchema(db.db);
+    served = serveSandbox(db, { webhookUrl: receiver.url, ...options });
+    const baseUrl = served.baseUrl;
+    const providerWith = ({ timeoutMs = 5_000, secretKey = SANDBOX_SECRET_KEY }) =>
+      createPaystackProvider({ secretKey, baseUrl, timeoutMs });
+    await fn({ ...served, db, receiver, provider: providerWith({}), providerWith });
+  } finally {
+    await served?.close();
+    await receiver.close();
+    await db.close();
+  }
+}
+
+/** Submits the checkout form at `authorizationUrl` like a browser would; answers the response text. */
+export async function submitCheckout(
+  authorizationUrl: string,
+  fields: Record<string, string>,
+  { json = false }: { json?: boolean } = {},
+): Promise<{ status: number; contentType: string | null; text: string }> {
+  const response = await fetch(authorizationUrl, {
+    method: "POST",
+    headers: json ? { Accept: "application/json" } : {},
+    body: new URLSearchParams(fields),
+  });
+  return { status: response.status, contentType: response.headers.get("content-type"), text: await response.text() };
+}
