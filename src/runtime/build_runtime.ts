@@ -17,7 +17,7 @@ import { connectPostgres, openPGlite, type SqlClient } from "../db/sql_client.ts
 import { migrate } from "../db/migrate.ts";
 import type { AppEnv } from "../http/app_env.ts";
 import { serveRpcGateway } from "../local/rpc_gateway.ts";
-import { serveUpstashProxy } from "../local/upstash_proxy.ts";
+import { createUpstashProxy } from "../local/upstash_proxy.ts";
 import { createDegradingLockService } from "../lock/degrading_lock_service.ts";
 import type { LockService } from "../lock/lock_service.ts";
 import { createMemoryLockService } from "../lock/memory_lock_service.ts";
@@ -26,7 +26,11 @@ import { type Clock, systemClock } from "../observability/clock.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { createPaystackProvider } from "../providers/paystack_provider.ts";
-import { createSandboxPaystack, type SandboxPaystack } from "../providers/sandbox/sandbox_paystack.ts";
+import {
+  createSandboxPaystack,
+  ensureSandboxSchema,
+  type SandboxPaystack,
+} from "../providers/sandbox/sandbox_paystack.ts";
 import type { PaymentStore } from "../store/payment_store.ts";
 import { createSupabasePaymentStore } from "../store/supabase_payment_store.ts";
 
@@ -44,6 +48,11 @@ export interface BuildRuntimeOptions {
    * hand in their isolated database). The caller keeps ownership.
    */
   db?: SqlClient;
+  /**
+   * Called with `rpc:<fn>` for each database RPC and `redis` for each Redis
+   * REST request, in the order they are sent (round-trip measurements).
+   */
+  trace?: (event: string) => void;
 }
 
 /** A built service and what it runs on. */
@@ -106,6 +115,7 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
     }
     const supabase = createClient(supabaseUrl, serviceKey, {
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+      global: { fetch: _countingRpcFetch(metrics, options.trace) },
     });
     const store = createSupabasePaymentStore(supabase);
 
@@ -117,9 +127,19 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
     } else {
       let url = config.redis.url;
       if (config.redis.kind === "local") {
-        const proxy = serveUpstashProxy({ redisUrl: config.redis.url, token: config.redis.token, port: 0 });
-        closers.push(() => proxy.close());
-        url = proxyUrl = proxy.url;
+        // Served here rather than with serveUpstashProxy so that each REST
+        // round trip is counted (redis_rest_requests_total).
+        const proxy = createUpstashProxy({ redisUrl: config.redis.url, token: config.redis.token });
+        const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+          metrics.inc("redis_rest_requests_total");
+          options.trace?.("redis");
+          return proxy.fetch(req);
+        });
+        closers.push(async () => {
+          await server.shutdown();
+          await proxy.close();
+        });
+        url = proxyUrl = `http://127.0.0.1:${server.addr.port}`;
       }
       const redis = new Redis({ url, token: config.redis.token, enableAutoPipelining: true, retry: false });
       inner = createUpstashLockService({ redis, prefix: config.lock.prefix });
@@ -131,18 +151,20 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
         logger.warn("lock store unavailable: proceeding without the lock", { key, reason });
       },
     });
-    closers.push(() => locks.drain());
+    closers.push(async () => void await locks.drain());
 
     // --- provider: Paystack over HTTP (the mounted sandbox in dev and tests)
     let sandbox: SandboxPaystack | null = null;
     if (config.provider.sandbox) {
       if (!db) throw new Error("The sandbox provider needs the local database");
-      sandbox = await createSandboxPaystack({
+      await ensureSandboxSchema(db);
+      sandbox = createSandboxPaystack({
         db,
         secretKey: config.provider.secretKey,
         publicBaseUrl: `${config.publicBaseUrl}/sandbox/paystack`,
         webhookUrl: `${config.publicBaseUrl}/v1/webhooks/paystack`,
         appEnv: config.appEnv,
+        log: (entry) => logger.info("sandbox", entry),
         ...(options.sandboxRetrySchedule ? { retrySchedule: options.sandboxRetrySchedule } : {}),
       });
       const opened = sandbox;
@@ -182,4 +204,20 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
     await close();
     throw error;
   }
+}
+
+/**
+ * supabase-js' fetch, counting each RPC round trip per function
+ * (`db_rpc_requests_total{fn}`): how we measure "at most 2 RPCs" per flow.
+ */
+function _countingRpcFetch(metrics: Metrics, trace?: (event: string) => void): typeof fetch {
+  return (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const fn = /\/rest\/v1\/rpc\/([^/?#]+)/.exec(url)?.[1];
+    if (fn) {
+      metrics.inc("db_rpc_requests_total", { fn });
+      trace?.(`rpc:${fn}`);
+    }
+    return fetch(input, init);
+  };
 }

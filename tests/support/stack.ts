@@ -65,6 +65,13 @@ export interface TestStackOptions {
   redis?: boolean;
   /** Sandbox webhook retry schedule. @default [50, 100, 200] */
   sandboxRetrySchedule?: number[];
+  /**
+   * A second instance of the service: the same database, Redis namespace and
+   * provider (that stack's sandbox) with clients of its own.
+   */
+  shareWith?: TestStack;
+  /** See `BuildRuntimeOptions.trace`. */
+  trace?: (event: string) => void;
 }
 
 /**
@@ -77,12 +84,20 @@ export interface TestStackOptions {
  * ```
  */
 export async function startTestStack(
-  { env = {}, redis = true, sandboxRetrySchedule = [50, 100, 200] }: TestStackOptions = {},
+  { env = {}, redis = true, sandboxRetrySchedule = [50, 100, 200], shareWith, trace }: TestStackOptions = {},
 ): Promise<TestStack> {
   if (redis && !(await redisReachable()) && servicesRequired()) {
     throw new Error(`Redis is required (REQUIRE_SERVICES=1) but ${testRedisUrl()} does not answer`);
   }
-  const database = await createTestDatabase();
+  const database = shareWith?.database ?? await createTestDatabase();
+  if (shareWith) {
+    env = {
+      LOCK_PREFIX: shareWith.config.lock.prefix,
+      PAYSTACK_BASE_URL: shareWith.config.provider.baseUrl,
+      PAYSTACK_SECRET_KEY: shareWith.config.provider.secretKey,
+      ...env,
+    };
+  }
   let handler: (req: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => handler(req));
   const url = `http://127.0.0.1:${server.addr.port}`;
@@ -105,10 +120,11 @@ export async function startTestStack(
       db: database.db,
       skipMigrations: true,
       sandboxRetrySchedule,
+      ...(trace ? { trace } : {}),
     });
   } catch (error) {
     await server.shutdown();
-    await database.close();
+    if (!shareWith) await database.close();
     throw error;
   }
   handler = runtime.app.fetch;
@@ -125,7 +141,7 @@ export async function startTestStack(
     async close() {
       await runtime.close();
       await server.shutdown();
-      await database.close();
+      if (!shareWith) await database.close();
     },
   };
 }

@@ -112,7 +112,9 @@ export async function createTestDatabase(
     if (migrated) await migrate(db);
     return { url: "", db, close: () => db.close() };
   }
-  const admin = connectPostgres(adminDatabaseUrl(), { max: 1 });
+  // Two connections: _ensureTemplate holds one in the advisory-lock transaction
+  // while CREATE DATABASE (which cannot run inside a transaction) needs another.
+  const admin = connectPostgres(adminDatabaseUrl(), { max: 2 });
   const name = `test_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
   try {
     if (migrated) {
