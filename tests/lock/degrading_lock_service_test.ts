@@ -1,0 +1,224 @@
+import assert from "node:assert/strict";
+import { Redis } from "@upstash/redis";
+import { createUpstashProxy } from "../../src/local/upstash_proxy.ts";
+import { createDegradingLockService, type DegradedEvent } from "../../src/lock/degrading_lock_service.ts";
+import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
+import { createMemoryLockService } from "../../src/lock/memory_lock_service.ts";
+import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
+import { withLock } from "../../src/lock/with_lock.ts";
+
+/** A TCP port nothing listens on (bound, then closed). */
+function deadPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** A LockService whose calls never answer until `unblock()` (no timers: the sanitizer stays quiet). */
+function hangingService(answer: LockHandle | null = null) {
+  const calls: string[] = [];
+  let unblock: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (unblock = resolve));
+  const service: LockService = {
+    async acquire(key) {
+      calls.push(`acquire ${key}`);
+      await gate;
+      return answer;
+    },
+    async status() {
+      calls.push("status");
+      await gate;
+      return { ok: true };
+    },
+  };
+  return { service, calls, unblock: () => unblock() };
+}
+
+function fakeHandle(overrides: Partial<LockHandle> = {}): LockHandle & { released: number } {
+  const handle = {
+    key: "payment:fake",
+    fence: 7,
+    degraded: false,
+    released: 0,
+    extend: () => Promise.resolve(true),
+    release() {
+      handle.released++;
+      return Promise.resolve(true);
+    },
+    ...overrides,
+  };
+  return handle;
+}
+
+function recorder() {
+  const events: DegradedEvent[] = [];
+  return { events, onDegraded: (event: DegradedEvent) => void events.push(event) };
+}
+
+Deno.test("degrading: an Upstash client on a dead port → degraded handle at once, onDegraded called", async () => {
+  const { events, onDegraded } = recorder();
+  const redis = new Redis({ url: `http://127.0.0.1:${deadPort()}`, token: "t", enableTelemetry: false, retry: false });
+  const locks = createDegradingLockService(createUpstashLockService({ redis, prefix: "test" }), { onDegraded });
+  const started = performance.now();
+  const handle = await locks.acquire("payment:ref_dead", { waitMs: 0 });
+  assert.ok(performance.now() - started < 250 + 100, "within timeoutMs");
+  assert.ok(handle);
+  assert.equal(handle.degraded, true);
+  assert.equal(handle.fence, null);
+  assert.equal(handle.key, "payment:ref_dead");
+  assert.equal(await handle.extend(1_000), true);
+  assert.equal(await handle.release(), true);
+  assert.equal(events.length, 1);
+  assert.equal(events[0]?.key, "payment:ref_dead");
+  assert.match(events[0]!.reason, /^acquire failed: /);
+  const status = await locks.status();
+  assert.equal(status.ok, false);
+  assert.match(String(status.detail), /unreachable/);
+  await locks.drain();
+});
+
+Deno.test("degrading: a client still retrying the dead port is cut off after waitMs + timeoutMs", async () => {
+  const { events, onDegraded } = recorder();
+  // The client retries network errors itself (here 3 × 150 ms): the wrapper does not wait for that.
+  const redis = new Redis({
+    url: `http://127.0.0.1:${deadPort()}`,
+    token: "t",
+    enableTelemetry: false,
+    retry: { retries: 3, backoff: () => 150 },
+  });
+  const locks = createDegradingLockService(createUpstashLockService({ redis, prefix: "test" }), {
+    timeoutMs: 100,
+    onDegraded,
+  });
+  const started = performance.now();
+  const handle = await locks.acquire("payment:ref_retrying", { waitMs: 50 });
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 145 && elapsed < 400, `degraded after ${elapsed} ms (bound: 150 ms)`);
+  assert.equal(handle?.degraded, true);
+  assert.deepEqual(events, [{ key: "payment:ref_retrying", reason: "acquire timed out after 150 ms" }]);
+  await locks.drain(); // the abandoned request finishes failing; nothing outlives the test
+});
+
+Deno.test("degrading: a proxy whose Redis is unreachable → degraded handle within the bound", async () => {
+  const { events, onDegraded } = recorder();
+  const proxy = createUpstashProxy({ redisUrl: `redis://127.0.0.1:${deadPort()}`, token: "t" });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, proxy.fetch);
+  try {
+    const redis = new Redis({ url: `http://127.0.0.1:${server.addr.port}`, token: "t", enableTelemetry: false });
+    const locks = createDegradingLockService(createUpstashLockService({ redis, prefix: "test" }), { onDegraded });
+    const started = performance.now();
+    const handle = await locks.acquire("payment:ref_noredis", { waitMs: 0 });
+    assert.ok(performance.now() - started < 250 + 100, "within timeoutMs");
+    assert.equal(handle?.degraded, true);
+    assert.equal(handle?.fence, null);
+    assert.equal(events.length, 1);
+    assert.match(events[0]!.reason, /Redis unavailable/, "the proxy's 503 reached the caller as the reason");
+    assert.equal((await locks.status()).ok, false);
+    await locks.drain();
+  } finally {
+    await server.shutdown();
+    await proxy.close();
+  }
+});
+
+Deno.test("degrading: an inner service that hangs → degraded after timeoutMs (+ waitMs)", async () => {
+  const hanging = hangingService();
+  const { events, onDegraded } = recorder();
+  const locks = createDegradingLockService(hanging.service, { timeoutMs: 120, onDegraded });
+  try {
+    let started = performance.now();
+    const handle = await locks.acquire("payment:hang", { waitMs: 0 });
+    let elapsed = performance.now() - started;
+    assert.ok(elapsed >= 115 && elapsed < 400, `after ${elapsed} ms`);
+    assert.equal(handle?.degraded, true);
+    started = performance.now();
+    assert.equal((await locks.acquire("payment:hang", { waitMs: 200 }))?.degraded, true);
+    elapsed = performance.now() - started;
+    assert.ok(elapsed >= 315 && elapsed < 700, `a contended wait is not cut short: ${elapsed} ms`);
+    started = performance.now();
+    const status = await locks.status();
+    assert.ok(performance.now() - started < 400);
+    assert.deepEqual(status, { ok: false, detail: "degraded: lock store did not answer within 120 ms" });
+    assert.deepEqual(events.map((e) => e.reason), ["acquire timed out after 120 ms", "acquire timed out after 320 ms"]);
+  } finally {
+    hanging.unblock();
+    await locks.drain();
+  }
+});
+
+Deno.test("degrading: a lock obtained after the timeout is released, not leaked", async () => {
+  const late = fakeHandle();
+  const hanging = hangingService(late);
+  const locks = createDegradingLockService(hanging.service, { timeoutMs: 30 });
+  const handle = await locks.acquire("payment:late", { waitMs: 0 });
+  assert.equal(handle?.degraded, true);
+  assert.equal(late.released, 0);
+  hanging.unblock();
+  await locks.drain();
+  assert.equal(late.released, 1);
+});
+
+Deno.test("degrading: a contended result (null) passes through without degrading", async () => {
+  const { events, onDegraded } = recorder();
+  const inner = createMemoryLockService();
+  const locks = createDegradingLockService(inner, { onDegraded });
+  const held = await locks.acquire("payment:busy", { leaseMs: 5_000, waitMs: 0 });
+  assert.equal(held?.degraded, false);
+  assert.equal(typeof held?.fence, "number");
+  assert.equal(await locks.acquire("payment:busy", { waitMs: 50 }), null);
+  assert.deepEqual(events, []);
+  assert.equal(await held?.extend(1_000), true);
+  assert.equal(await held?.release(), true);
+  assert.equal(await held?.release(), false, "a real handle's answers pass through");
+  assert.deepEqual(await locks.status(), { ok: true });
+});
+
+Deno.test("degrading: extend/release failures of a real handle answer false and are reported", async () => {
+  const { events, onDegraded } = recorder();
+  const handle = fakeHandle({
+    extend: () => Promise.reject(new Error("connection reset")),
+    release: () => new Promise<boolean>(() => {}), // never answers
+  });
+  const inner: LockService = { acquire: () => Promise.resolve(handle), status: () => Promise.resolve({ ok: true }) };
+  const locks = createDegradingLockService(inner, { timeoutMs: 50, onDegraded });
+  const wrapped = await locks.acquire("payment:fake", { waitMs: 0 });
+  assert.equal(wrapped?.fence, 7);
+  assert.equal(await wrapped?.extend(1_000), false);
+  assert.equal(await wrapped?.release(), false);
+  assert.deepEqual(events, [
+    { key: "payment:fake", reason: "extend failed: connection reset" },
+    { key: "payment:fake", reason: "release timed out after 50 ms" },
+  ]);
+});
+
+Deno.test("degrading: caller bugs (RangeError) are rethrown, not hidden as degradation", async () => {
+  const { events, onDegraded } = recorder();
+  const locks = createDegradingLockService(createMemoryLockService(), { onDegraded });
+  await assert.rejects(locks.acquire("payment:x", { leaseMs: -5 }), RangeError);
+  assert.deepEqual(events, []);
+});
+
+Deno.test("degrading: a throwing onDegraded callback does not break acquire", async () => {
+  const inner: LockService = {
+    acquire: () => Promise.reject(new Error("down")),
+    status: () => Promise.reject(new Error("down")),
+  };
+  const locks = createDegradingLockService(inner, {
+    onDegraded: () => {
+      throw new Error("logger exploded");
+    },
+  });
+  assert.equal((await locks.acquire("payment:x"))?.degraded, true);
+  assert.deepEqual(await locks.status(), { ok: false, detail: "degraded: down" });
+});
+
+Deno.test("degrading: withLock runs fn unlocked with fence null when the store is down", async () => {
+  const inner: LockService = {
+    acquire: () => Promise.reject(new Error("down")),
+    status: () => Promise.resolve({ ok: false }),
+  };
+  const locks = createDegradingLockService(inner);
+  const outcome = await withLock(locks, "payment:x", (handle) => Promise.resolve(handle.fence), { leaseMs: 30 });
+  assert.deepEqual(outcome, { acquired: true, value: null });
+});

@@ -1,0 +1,211 @@
+/**
+ * The LockService contract, as one suite every adapter must pass
+ * (in-memory and Upstash-through-the-proxy). Each case opens its own backend,
+ * so cases never share keys or depend on order.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
+import { withLock } from "../../src/lock/with_lock.ts";
+
+/** What the contract needs from an adapter under test. */
+export interface LockBackend {
+  /** A new service instance with its own client, over the lock store all instances share. */
+  newService(): LockService;
+  /** Time left on `key`'s lease, read from the store itself (not through the service); null when free. */
+  pttl(key: string): Promise<number | null>;
+  /** Removes the test's keys and closes clients and servers. */
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The handle, asserting the lock was obtained and is a real (not degraded) one. */
+function obtained(handle: LockHandle | null): LockHandle {
+  assert.ok(handle, "expected the lock to be obtained");
+  assert.equal(handle.degraded, false);
+  assert.equal(typeof handle.fence, "number");
+  return handle;
+}
+
+/**
+ * Registers the contract's tests for one adapter.
+ *
+ * @param name Adapter name, prefixed to each test name.
+ * @param open Opens a fresh backend for one test.
+ * @param options `ignore` skips every case (service unavailable and not required).
+ */
+export function lockServiceContract(
+  name: string,
+  open: () => Promise<LockBackend>,
+  { ignore = false }: { ignore?: boolean } = {},
+): void {
+  const test = (title: string, fn: (backend: LockBackend) => Promise<void>) =>
+    Deno.test({
+      name: `${name}: ${title}`,
+      ignore,
+      async fn() {
+        const backend = await open();
+        try {
+          await fn(backend);
+        } finally {
+          await backend.close();
+        }
+      },
+    });
+
+  test("a held lock is exclusive across two service instances", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    const held = obtained(await a.acquire("payment:ref_1", { leaseMs: 5_000, waitMs: 0 }));
+    assert.equal(held.key, "payment:ref_1");
+    assert.equal(await b.acquire("payment:ref_1", { leaseMs: 5_000, waitMs: 0 }), null);
+    assert.equal(await a.acquire("payment:ref_1", { leaseMs: 5_000, waitMs: 0 }), null, "not re-entrant either");
+    obtained(await b.acquire("payment:ref_2", { waitMs: 0 })); // other keys are independent
+    assert.equal(await held.release(), true);
+    obtained(await b.acquire("payment:ref_1", { waitMs: 0 }));
+  });
+
+  test("of many concurrent contenders exactly one obtains the lock", async (backend) => {
+    const services = Array.from({ length: 8 }, () => backend.newService());
+    const handles = await Promise.all(
+      services.map((s) => s.acquire("payment:storm", { leaseMs: 5_000, waitMs: 0 })),
+    );
+    assert.equal(handles.filter((h) => h !== null).length, 1);
+  });
+
+  test("the lease reaches the store as the key's expiry", async (backend) => {
+    obtained(await backend.newService().acquire("payment:ttl", { leaseMs: 1_000, waitMs: 0 }));
+    const left = await backend.pttl("payment:ttl");
+    assert.ok(left !== null && left > 800 && left <= 1_000, `lease left: ${left}`);
+  });
+
+  test("fencing tokens strictly increase across acquisitions, instances and keys", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    const fences: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const service = i % 2 === 0 ? a : b;
+      const handle = obtained(await service.acquire(`payment:f${i % 3}`, { leaseMs: 5_000, waitMs: 500 }));
+      fences.push(handle.fence!);
+      await handle.release();
+    }
+    for (let i = 1; i < fences.length; i++) assert.ok(fences[i]! > fences[i - 1]!, `fences: ${fences}`);
+    const concurrent = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).acquire(`payment:c${i}`, { waitMs: 0 })),
+    );
+    const concurrentFences = concurrent.map((h) => obtained(h).fence!);
+    assert.equal(new Set(concurrentFences).size, 10, "no two acquisitions share a fence");
+    assert.ok(Math.min(...concurrentFences) > fences.at(-1)!);
+  });
+
+  test("lease expiry frees the lock", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    obtained(await a.acquire("payment:lease", { leaseMs: 200, waitMs: 0 }));
+    assert.equal(await b.acquire("payment:lease", { waitMs: 0 }), null);
+    const started = performance.now();
+    obtained(await b.acquire("payment:lease", { leaseMs: 5_000, waitMs: 2_000 }));
+    assert.ok(performance.now() - started < 1_000, "obtained soon after the 200 ms lease ran out");
+  });
+
+  test("a stale holder's release and extend fail and leave the new holder's lock alone", async (backend) => {
+    const [a, b, c] = [backend.newService(), backend.newService(), backend.newService()];
+    const stale = obtained(await a.acquire("payment:stale", { leaseMs: 150, waitMs: 0 }));
+    await sleep(250);
+    const fresh = obtained(await b.acquire("payment:stale", { leaseMs: 5_000, waitMs: 0 }));
+    assert.ok(fresh.fence! > stale.fence!);
+    assert.equal(await stale.release(), false);
+    assert.equal(await stale.extend(5_000), false);
+    assert.notEqual(await backend.pttl("payment:stale"), null, "the new holder's lock is still there");
+    assert.equal(await c.acquire("payment:stale", { waitMs: 0 }), null);
+    assert.equal(await fresh.release(), true);
+    assert.equal(await fresh.release(), false, "a second release finds nothing to release");
+    assert.equal(await backend.pttl("payment:stale"), null);
+  });
+
+  test("extend(1500) renews the lease with millisecond precision", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    const handle = obtained(await a.acquire("payment:extend", { leaseMs: 200, waitMs: 0 }));
+    assert.equal(await handle.extend(1_500), true);
+    const left = await backend.pttl("payment:extend");
+    assert.ok(left !== null && left > 1_300 && left <= 1_500, `lease left: ${left}`);
+    await sleep(300); // past the original 200 ms lease
+    assert.equal(await b.acquire("payment:extend", { waitMs: 0 }), null);
+    assert.equal(await handle.release(), true);
+  });
+
+  test("extend works with less than 500 ms left on the lease", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    const handle = obtained(await a.acquire("payment:late", { leaseMs: 450, waitMs: 0 }));
+    await sleep(150);
+    const before = await backend.pttl("payment:late");
+    assert.ok(before !== null && before < 500, `lease left before extend: ${before}`);
+    assert.equal(await handle.extend(2_000), true);
+    const after = await backend.pttl("payment:late");
+    assert.ok(after !== null && after > 1_800, `lease left after extend: ${after}`);
+    await sleep(400); // past the original lease
+    assert.equal(await b.acquire("payment:late", { waitMs: 0 }), null);
+    assert.equal(await handle.release(), true);
+  });
+
+  test("a bounded wait on a contended lock returns null after about waitMs", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    obtained(await a.acquire("payment:busy", { leaseMs: 5_000, waitMs: 0 }));
+    const started = performance.now();
+    assert.equal(await b.acquire("payment:busy", { waitMs: 300 }), null);
+    const waited = performance.now() - started;
+    assert.ok(waited >= 295 && waited < 1_000, `waited ${waited} ms`);
+  });
+
+  test("withLock's heartbeat keeps a short lease alive past its length, then releases", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    let contenderGotIt = false;
+    const outcome = await withLock(a, "payment:beat", async (handle) => {
+      assert.equal(typeof handle.fence, "number");
+      for (let i = 0; i < 8; i++) {
+        await sleep(100); // 800 ms of work under a 300 ms lease
+        if (await b.acquire("payment:beat", { waitMs: 0 })) contenderGotIt = true;
+      }
+      return "done";
+    }, { leaseMs: 300, waitMs: 0 });
+    assert.deepEqual(outcome, { acquired: true, value: "done" });
+    assert.equal(contenderGotIt, false, "the lease never lapsed while fn ran");
+    assert.equal(await backend.pttl("payment:beat"), null, "released on the way out");
+  });
+
+  test("withLock releases when fn throws, and rethrows fn's error", async (backend) => {
+    const a = backend.newService();
+    await assert.rejects(
+      withLock(a, "payment:throws", async () => {
+        await sleep(50);
+        throw new Error("Cannot credit payment: state is failed");
+      }, { leaseMs: 300, waitMs: 0 }),
+      /Cannot credit payment: state is failed/,
+    );
+    assert.equal(await backend.pttl("payment:throws"), null);
+    obtained(await backend.newService().acquire("payment:throws", { waitMs: 0 }));
+  });
+
+  test("withLock answers acquired: false on contention without running fn", async (backend) => {
+    obtained(await backend.newService().acquire("payment:taken", { leaseMs: 5_000, waitMs: 0 }));
+    let ran = false;
+    const outcome = await withLock(backend.newService(), "payment:taken", () => {
+      ran = true;
+      return Promise.resolve(1);
+    }, { waitMs: 50 });
+    assert.deepEqual(outcome, { acquired: false });
+    assert.equal(ran, false);
+  });
+
+  test("invalid leases are refused with a RangeError", async (backend) => {
+    const s = backend.newService();
+    await assert.rejects(s.acquire("payment:bad", { leaseMs: 1.5 }), RangeError);
+    await assert.rejects(s.acquire("payment:bad", { leaseMs: 0 }), RangeError);
+    const handle = obtained(await s.acquire("payment:bad", { leaseMs: 1_000, waitMs: 0 }));
+    await assert.rejects(handle.extend(-1), RangeError);
+    await handle.release();
+  });
+
+  test("status() is ok while the store answers", async (backend) => {
+    assert.deepEqual(await backend.newService().status(), { ok: true });
+  });
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { createMemoryLockService, MemoryLockStore } from "../../src/lock/memory_lock_service.ts";
+import { lockServiceContract } from "./lock_service_contract.ts";
+
+lockServiceContract("memory", () => {
+  // Several services over one store model several app instances in one process.
+  const store = new MemoryLockStore();
+  return Promise.resolve({
+    newService: () => createMemoryLockService({ store }),
+    pttl: (key: string) => {
+      const entry = store.entries.get(key);
+      const left = entry ? entry.expiresAt - Date.now() : 0;
+      return Promise.resolve(left > 0 ? left : null);
+    },
+    close: () => Promise.resolve(),
+  });
+});
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => void (now += ms) };
+}
+
+Deno.test("memory: leases expire by the injected clock, to the millisecond", async () => {
+  const clock = manualClock();
+  const store = new MemoryLockStore();
+  const [a, b] = [createMemoryLockService({ clock, store }), createMemoryLockService({ clock, store })];
+  const first = await a.acquire("payment:clock", { leaseMs: 10_000, waitMs: 0 });
+  assert.ok(first);
+  clock.advance(9_999);
+  assert.equal(await b.acquire("payment:clock", { waitMs: 0 }), null);
+  clock.advance(1);
+  const second = await b.acquire("payment:clock", { leaseMs: 10_000, waitMs: 0 });
+  assert.ok(second);
+  assert.ok(second.fence! > first.fence!);
+  assert.equal(await first.release(), false);
+  assert.equal(await first.extend(1_000), false);
+  assert.equal(await second.extend(1_500), true);
+  clock.advance(1_499);
+  assert.equal(await a.acquire("payment:clock", { waitMs: 0 }), null);
+  clock.advance(1);
+  assert.ok(await a.acquire("payment:clock", { waitMs: 0 }), "free exactly 1500 ms after the extend");
+});
+
+Deno.test("memory: separate stores are separate lock spaces", async () => {
+  const a = createMemoryLockService();
+  const b = createMemoryLockService();
+  assert.ok(await a.acquire("payment:x", { waitMs: 0 }));
+  assert.ok(await b.acquire("payment:x", { waitMs: 0 }));
+});
+
+Deno.test("memory: expired entries are swept so abandoned keys do not accumulate", async () => {
+  const clock = manualClock();
+  const store = new MemoryLockStore();
+  const locks = createMemoryLockService({ clock, store });
+  for (let i = 0; i < 1_200; i++) assert.ok(await locks.acquire(`payment:${i}`, { leaseMs: 100, waitMs: 0 }));
+  assert.equal(store.entries.size, 1_200);
+  clock.advance(100);
+  assert.ok(await locks.acquire("payment:new", { leaseMs: 100, waitMs: 0 }));
+  assert.equal(store.entries.size, 1);
+});
