@@ -12,7 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ConfigError, type Config, DEV_JWT_SECRET, DEV_UPSTASH_TOKEN, loadConfig } from "./src/config.ts";
+import { type Config, ConfigError, DEV_JWT_SECRET, DEV_UPSTASH_TOKEN, loadConfig } from "./src/config.ts";
 import { signDevToken } from "./src/auth/dev_token.ts";
 import { connectPostgres } from "./src/db/sql_client.ts";
 import { migrate } from "./src/db/migrate.ts";
@@ -51,8 +51,12 @@ async function serve(logger: Logger): Promise<void> {
   }, runtime.app.fetch);
   const lines = [
     `SMS payments service listening on ${config.publicBaseUrl} (mode: ${config.mode}, env: ${config.appEnv})`,
-    `  database: ${config.database.kind}${runtime.endpoints.rpcGateway ? ` via RPC gateway ${runtime.endpoints.rpcGateway}` : ""}`,
-    `  lock:     ${config.redis.kind}${runtime.endpoints.upstashProxy ? ` via Upstash proxy ${runtime.endpoints.upstashProxy}` : ""}`,
+    `  database: ${config.database.kind}${
+      runtime.endpoints.rpcGateway ? ` via RPC gateway ${runtime.endpoints.rpcGateway}` : ""
+    }`,
+    `  lock:     ${config.redis.kind}${
+      runtime.endpoints.upstashProxy ? ` via Upstash proxy ${runtime.endpoints.upstashProxy}` : ""
+    }`,
     `  provider: ${config.provider.sandbox ? `sandbox at ${config.provider.baseUrl}` : config.provider.baseUrl}`,
   ];
   if (config.devDefaults.length > 0) {
@@ -83,7 +87,11 @@ async function migrateCommand(): Promise<void> {
   const db = connectPostgres(url, { max: 1 });
   try {
     const { applied, skipped } = await migrate(db, { bootstrap: Deno.env.get("SKIP_BOOTSTRAP") !== "1" });
-    console.log(`applied ${applied.length} migration(s)${applied.length ? `: ${applied.join(", ")}` : ""}; ${skipped.length} already there`);
+    console.log(
+      `applied ${applied.length} migration(s)${
+        applied.length ? `: ${applied.join(", ")}` : ""
+      }; ${skipped.length} already there`,
+    );
   } finally {
     await db.close();
   }
@@ -112,7 +120,10 @@ async function stack(): Promise<void> {
 }
 
 async function token(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { user: { type: "string" }, "service-role": { type: "boolean" }, hours: { type: "string" } } });
+  const { values } = parseArgs({
+    args,
+    options: { user: { type: "string" }, "service-role": { type: "boolean" }, hours: { type: "string" } },
+  });
   const secret = Deno.env.get("SUPABASE_JWT_SECRET") ?? DEV_JWT_SECRET;
   const hours = Number(values.hours ?? "1");
   if (values["service-role"]) {

@@ -99,9 +99,12 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
 
   const user = requireUser({ verifier });
   const service = requireServiceRole({ verifier, serviceRoleKey: config.auth.serviceRoleKey });
-  app.route("/", healthRoutes({
-    probes: { database: () => store.ping(), redis: () => locks.status() },
-  }));
+  app.route(
+    "/",
+    healthRoutes({
+      probes: { database: () => store.ping(), redis: () => locks.status() },
+    }),
+  );
   app.use("/v1/payments/*", user);
   app.use("/v1/payments", user);
   app.use("/v1/wallet/*", user);

@@ -149,12 +149,14 @@ const envSchema = z.object({
   PAYMENT_CURRENCIES: z.string().optional(),
 });
 
-const currencySchema = z.array(z.object({
-  code: z.string().regex(/^[A-Z]{3}$/),
-  exponent: z.number().int().min(0).max(4),
-  min: z.number().int().positive(),
-  max: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-}).refine((c) => c.min <= c.max, "min must not exceed max")).min(1);
+const currencySchema = z.array(
+  z.object({
+    code: z.string().regex(/^[A-Z]{3}$/),
+    exponent: z.number().int().min(0).max(4),
+    min: z.number().int().positive(),
+    max: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  }).refine((c) => c.min <= c.max, "min must not exceed max"),
+).min(1);
 
 /**
  * Validates an environment (a plain record, so tests need no real env) and
@@ -182,14 +184,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://${_hostForUrl(e.HOSTNAME)}:${e.PORT}`).replace(/\/$/, "");
 
   let jwtSecret = e.SUPABASE_JWT_SECRET ?? null;
-  const jwksUrl = e.SUPABASE_JWKS_URL ?? (mode === "cloud" && e.SUPABASE_URL && !jwtSecret
-    ? `${e.SUPABASE_URL.replace(/\/$/, "")}/auth/v1/.well-known/jwks.json`
-    : null);
+  const jwksUrl = e.SUPABASE_JWKS_URL ??
+    (mode === "cloud" && e.SUPABASE_URL && !jwtSecret
+      ? `${e.SUPABASE_URL.replace(/\/$/, "")}/auth/v1/.well-known/jwks.json`
+      : null);
   if (!jwtSecret && mode !== "cloud") {
     jwtSecret = DEV_JWT_SECRET;
     devDefaults.push(`SUPABASE_JWT_SECRET=${DEV_JWT_SECRET}`);
   }
-  if (production && jwtSecret === DEV_JWT_SECRET) problems.push("SUPABASE_JWT_SECRET: the dev secret is refused in production");
+  if (production && jwtSecret === DEV_JWT_SECRET) {
+    problems.push("SUPABASE_JWT_SECRET: the dev secret is refused in production");
+  }
 
   let database: Config["database"];
   if (mode === "cloud") {
@@ -216,7 +221,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redis = { kind: "memory" };
   }
   if (production && redis.kind !== "upstash") {
-    problems.push("UPSTASH_REDIS_REST_URL: production needs Upstash (the in-memory lock and local proxy are dev stand-ins)");
+    problems.push(
+      "UPSTASH_REDIS_REST_URL: production needs Upstash (the in-memory lock and local proxy are dev stand-ins)",
+    );
   }
 
   const sandbox = !e.PAYSTACK_BASE_URL && mode !== "cloud";
@@ -227,7 +234,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (mode !== "cloud") devDefaults.push(`PAYSTACK_SECRET_KEY=${DEV_PAYSTACK_SECRET}`);
   }
   if (production && sandbox) problems.push("PAYSTACK_BASE_URL: the sandbox provider is refused in production");
-  if (production && secretKey === DEV_PAYSTACK_SECRET) problems.push("PAYSTACK_SECRET_KEY: the sandbox key is refused in production");
+  if (production && secretKey === DEV_PAYSTACK_SECRET) {
+    problems.push("PAYSTACK_SECRET_KEY: the sandbox key is refused in production");
+  }
 
   let dbWebhookSecret = e.DB_WEBHOOK_SECRET;
   if (!dbWebhookSecret) {
@@ -282,7 +291,9 @@ function _currencies(raw: string | undefined, problems: string[]): readonly Curr
   try {
     const parsed = currencySchema.safeParse(JSON.parse(raw));
     if (parsed.success) return parsed.data;
-    problems.push(`PAYMENT_CURRENCIES: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+    problems.push(
+      `PAYMENT_CURRENCIES: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
+    );
   } catch {
     problems.push("PAYMENT_CURRENCIES: must be a JSON array of {code, exponent, min, max}");
   }

@@ -53,6 +53,8 @@ export interface AppErrorOptions {
   retryAfter?: number;
   /** Machine-readable extras added to the problem body (e.g. validation issues). */
   extras?: Record<string, unknown>;
+  /** Extra response headers (e.g. `Allow`). */
+  headers?: Record<string, string>;
   /** The underlying error, for logs only. */
   cause?: unknown;
 }
@@ -75,14 +77,17 @@ export class AppError extends Error {
   readonly retryAfter: number | undefined;
   /** See {@linkcode AppErrorOptions.extras}. */
   readonly extras: Record<string, unknown> | undefined;
+  /** See {@linkcode AppErrorOptions.headers}. */
+  readonly headers: Record<string, string> | undefined;
 
-  constructor(code: ErrorCode, { detail, retryAfter, extras, cause }: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, { detail, retryAfter, extras, headers, cause }: AppErrorOptions = {}) {
     super(detail ?? ERROR_TABLE[code][1], { cause });
     this.name = "AppError";
     this.code = code;
     this.status = ERROR_TABLE[code][0];
     this.retryAfter = retryAfter;
     this.extras = extras;
+    this.headers = headers;
   }
 }
 

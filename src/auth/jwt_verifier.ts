@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, customFetch, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
 import { AppError } from "../errors.ts";
 
 /** Who a verified token speaks for. */

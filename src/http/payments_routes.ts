@@ -67,7 +67,9 @@ export function paymentsRoutes({ store, currencies, initialize, verify }: Paymen
     const key = c.req.header("idempotency-key");
     if (key === undefined) throw new AppError("idempotency_key_missing", { detail: "Send an Idempotency-Key header" });
     if (!IDEMPOTENCY_KEY.test(key)) {
-      throw new AppError("idempotency_key_invalid", { detail: "Idempotency-Key must be 1–255 visible ASCII characters" });
+      throw new AppError("idempotency_key_invalid", {
+        detail: "Idempotency-Key must be 1–255 visible ASCII characters",
+      });
     }
     const body = await readJsonBody(c, bodySchema);
     const principal = c.get("principal");
@@ -104,7 +106,10 @@ export function paymentsRoutes({ store, currencies, initialize, verify }: Paymen
   });
 
   app.post("/:reference/verify", async (c) => {
-    const payment = await verify({ userId: c.get("principal").userId, reference: _reference(c.req.param("reference")) });
+    const payment = await verify({
+      userId: c.get("principal").userId,
+      reference: _reference(c.req.param("reference")),
+    });
     return c.json(paymentView(payment));
   });
 

@@ -49,7 +49,12 @@ export function createLogger(
 ): Logger {
   const emit = (lvl: LogLevel, message: string, fields: Record<string, unknown> = {}) => {
     if (LEVELS[lvl] < LEVELS[level]) return;
-    const line = JSON.stringify({ time: now().toISOString(), level: lvl, msg: message, ...redact({ ...base, ...fields }) });
+    const line = JSON.stringify({
+      time: now().toISOString(),
+      level: lvl,
+      msg: message,
+      ...redact({ ...base, ...fields }),
+    });
     write(line, lvl);
   };
   return {

@@ -107,7 +107,10 @@ export function createConfirmWithProvider(
       }
       case "failed":
       case "reversed":
-        return await fail(`provider_status: ${verified.status} (${verified.gatewayResponse ?? "no reason"})`, verified.raw);
+        return await fail(
+          `provider_status: ${verified.status} (${verified.gatewayResponse ?? "no reason"})`,
+          verified.raw,
+        );
       default:
         if (UNFINISHED.has(verified.status) && abandoned) {
           return await fail(`abandoned: still ${verified.status} at the provider`, verified.raw);

@@ -27,7 +27,12 @@ export interface ReconcileDeps {
   store: PaymentStore;
   settle: (input: SettleInput) => Promise<SettleResult>;
   logger: Logger;
-  thresholds: { pendingAfterSeconds: number; processingAfterSeconds: number; abandonAfterHours: number; batchSize: number };
+  thresholds: {
+    pendingAfterSeconds: number;
+    processingAfterSeconds: number;
+    abandonAfterHours: number;
+    batchSize: number;
+  };
   /** Payments settled at once. @default 4 */
   concurrency?: number;
 }

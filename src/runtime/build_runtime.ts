@@ -9,7 +9,7 @@
 import { createClient } from "@supabase/supabase-js";
 import { Redis } from "@upstash/redis";
 import type { Hono } from "hono";
-import { createApp, type AppUseCases } from "../app.ts";
+import { type AppUseCases, createApp } from "../app.ts";
 import type { Config } from "../config.ts";
 import { createJwtVerifier } from "../auth/jwt_verifier.ts";
 import { signDevToken } from "../auth/dev_token.ts";

@@ -199,7 +199,9 @@ export interface PaymentStore {
   ): Promise<CreditResult>;
   /** pending|processing → failed, idempotent when already settled. */
   failPayment(
-    input: { reference: string; reason: string; providerPayload: unknown; webhookEventId?: string | null } & WriterOptions,
+    input:
+      & { reference: string; reason: string; providerPayload: unknown; webhookEventId?: string | null }
+      & WriterOptions,
   ): Promise<{ changed: boolean; payment: Payment }>;
   /** Records a provider event (deduplicated by provider + event key). */
   recordWebhookEvent(input: {

@@ -143,7 +143,11 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
       }, paymentPageSchema),
 
     markProcessing: (reference, { fence, actor, reason = null }) =>
-      call("mark_processing", { p_reference: reference, p_fence: fence, p_actor: actor, p_reason: reason }, changedPaymentSchema),
+      call(
+        "mark_processing",
+        { p_reference: reference, p_fence: fence, p_actor: actor, p_reason: reason },
+        changedPaymentSchema,
+      ),
 
     creditUser: (input) =>
       call("credit_user", {

@@ -76,20 +76,23 @@ Deno.test("exactly-once credit through the real stack", async (t) => {
       assert.equal(await balanceOf(stack, payment.userId), payment.amount);
     });
 
-    await t.step("a payment settled with another amount or currency is failed, not credited, and logged loudly", async () => {
-      for (const tamper of [{ amount: 1_000 }, { currency: "USD" }]) {
-        const payment = await createPayment(stack);
-        await payAtCheckout(payment, "success", tamper);
-        await sandbox.idle();
-        const row = await paymentRow(stack, payment.reference);
-        assert.equal(row.state, "failed");
-        assert.match(String(row.failure_reason), /amount_mismatch/);
-        assert.equal(await creditsOf(stack, payment.reference), 0);
-        assert.equal(await balanceOf(stack, payment.userId), 0);
-        assert.ok(stack.logs.some((l) => l.level === "error" && String(l.msg).includes("AMOUNT MISMATCH")));
-      }
-      assert.deepEqual(await ledgerViolations(stack), []);
-    });
+    await t.step(
+      "a payment settled with another amount or currency is failed, not credited, and logged loudly",
+      async () => {
+        for (const tamper of [{ amount: 1_000 }, { currency: "USD" }]) {
+          const payment = await createPayment(stack);
+          await payAtCheckout(payment, "success", tamper);
+          await sandbox.idle();
+          const row = await paymentRow(stack, payment.reference);
+          assert.equal(row.state, "failed");
+          assert.match(String(row.failure_reason), /amount_mismatch/);
+          assert.equal(await creditsOf(stack, payment.reference), 0);
+          assert.equal(await balanceOf(stack, payment.userId), 0);
+          assert.ok(stack.logs.some((l) => l.level === "error" && String(l.msg).includes("AMOUNT MISMATCH")));
+        }
+        assert.deepEqual(await ledgerViolations(stack), []);
+      },
+    );
 
     await t.step("verify is owner-only", async () => {
       const payment = await createPayment(stack);

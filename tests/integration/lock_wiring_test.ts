@@ -29,8 +29,10 @@ Deno.test("the payment lock at the edge", async (t) => {
         sandbox.faults.reset();
         const verifyBefore = sandbox.stats.calls.verify;
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) =>
-            send(i % 2 ? b : a, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token })),
+          Array.from(
+            { length: 10 },
+            (_, i) => send(i % 2 ? b : a, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token }),
+          ),
         );
         for (const r of results) {
           await r.body?.cancel();

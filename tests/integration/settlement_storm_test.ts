@@ -3,8 +3,8 @@ import { startTestStack } from "../support/stack.ts";
 import { send } from "../support/http_helpers.ts";
 import {
   chargeSuccessBody,
-  createPayment,
   type CreatedPayment,
+  createPayment,
   creditsOf,
   ledgerViolations,
   payAtCheckout,

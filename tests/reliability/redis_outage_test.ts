@@ -3,7 +3,7 @@ import { startTestStack } from "../support/stack.ts";
 import { expectJson, send } from "../support/http_helpers.ts";
 import { createPayment, creditsOf, ledgerViolations, payAtCheckout, paymentRow } from "../support/payment_flow.ts";
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -24,8 +24,10 @@ async function settlesOnceWhileDegraded(stack: Awaited<ReturnType<typeof startTe
   await payAtCheckout(payment, "success");
   await stack.runtime.sandbox!.idle();
   const results = await Promise.all(
-    Array.from({ length: 8 }, () =>
-      send(stack, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token })),
+    Array.from(
+      { length: 8 },
+      () => send(stack, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token }),
+    ),
   );
   for (const r of results) assert.equal((await expectJson(r, 200)).state, "completed");
   assert.equal(await creditsOf(stack, payment.reference), 1);
@@ -35,7 +37,7 @@ async function settlesOnceWhileDegraded(stack: Awaited<ReturnType<typeof startTe
 
 Deno.test("Redis outage: payments settle exactly once without the lock", async (t) => {
   await t.step("proxy pointed at a dead port", async () => {
-    const stack = await startTestStack({ env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` } });
+    const stack = await startTestStack({ env: { REDIS_URL: `redis://127.0.0.1:${freePort()}` } });
     try {
       assert.equal((await expectJson(await stack.request("/health"), 200)).status, "ok");
       const ready = await expectJson(await stack.request("/ready"), 200);
@@ -50,7 +52,7 @@ Deno.test("Redis outage: payments settle exactly once without the lock", async (
   });
 
   await t.step("a Redis server stopped while the service runs", async () => {
-    const port = await freePort();
+    const port = freePort();
     const redis = new Deno.Command("redis-server", {
       args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       stdout: "null",

@@ -8,7 +8,10 @@ import { AppError } from "../../src/errors.ts";
 const user = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 
 async function rejects(p: Promise<unknown>, detail: RegExp) {
-  await assert.rejects(p, (e: unknown) => e instanceof AppError && e.code === "invalid_token" && detail.test(e.message));
+  await assert.rejects(
+    p,
+    (e: unknown) => e instanceof AppError && e.code === "invalid_token" && detail.test(e.message),
+  );
 }
 
 Deno.test("JWT verifier", async (t) => {
@@ -24,7 +27,10 @@ Deno.test("JWT verifier", async (t) => {
 
   await t.step("refuses an expired token", async () => {
     const old = Math.floor(Date.now() / 1000) - 7200;
-    await rejects(verifier.verify(await signDevToken({ secret: DEV_JWT_SECRET, userId: user, issuedAt: old })), /expired/);
+    await rejects(
+      verifier.verify(await signDevToken({ secret: DEV_JWT_SECRET, userId: user, issuedAt: old })),
+      /expired/,
+    );
   });
 
   await t.step("refuses a token signed with another key", async () => {

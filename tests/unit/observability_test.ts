@@ -5,7 +5,11 @@ import { createMetrics } from "../../src/observability/metrics.ts";
 Deno.test("logger writes JSON lines and never a secret-looking field", () => {
   const lines: string[] = [];
   const log = createLogger({ write: (l) => lines.push(l), now: () => new Date(0) }).child({ request_id: "r1" });
-  log.info("hello", { authorization: "Bearer abc", nested: { secret_key: "sk_live_x", ok: 1 }, err: new Error("boom") });
+  log.info("hello", {
+    authorization: "Bearer abc",
+    nested: { secret_key: "sk_live_x", ok: 1 },
+    err: new Error("boom"),
+  });
   log.debug("hidden");
   assert.equal(lines.length, 1);
   const parsed = JSON.parse(lines[0]!);

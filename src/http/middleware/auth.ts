@@ -56,7 +56,9 @@ export function requireServiceRole({ verifier, serviceRoleKey }: RequireServiceR
       return await next();
     }
     const principal = await verifier.verify(token);
-    if (principal.role !== "service_role") throw new AppError("forbidden", { detail: "This endpoint needs the service role" });
+    if (principal.role !== "service_role") {
+      throw new AppError("forbidden", { detail: "This endpoint needs the service role" });
+    }
     c.set("principal", principal);
     await next();
   };

@@ -21,7 +21,9 @@ export interface RequestIdOptions {
 }
 
 /** Sets `requestId` and `log` on the context and `X-Request-Id` on the response. */
-export function requestId({ logger, generate = () => crypto.randomUUID() }: RequestIdOptions): MiddlewareHandler<AppEnv> {
+export function requestId(
+  { logger, generate = () => crypto.randomUUID() }: RequestIdOptions,
+): MiddlewareHandler<AppEnv> {
   return async function requestIdMiddleware(c, next) {
     const incoming = c.req.header("x-request-id");
     const id = incoming && ACCEPTABLE_ID.test(incoming) ? incoming : generate();
