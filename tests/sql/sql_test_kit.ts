@@ -33,8 +33,9 @@ async function _callSql(db: SqlSession, fn: string, args: Record<string, unknown
   const named = Object.entries(args).map(([name, value]) => {
     const type = types.get(name);
     if (!type) throw new Error(`public.${fn} has no parameter ${name}`);
+    // The drivers serialise json/jsonb parameters themselves (JSON.stringify).
     const json = type === "jsonb" || type === "json";
-    params.push(value === null || value === undefined ? null : json ? JSON.stringify(value) : String(value));
+    params.push(value === null || value === undefined ? null : json ? value : String(value));
     return `${name} => $${params.length}::${type}`;
   });
   return { text: `public.${fn}(${named.join(", ")})`, params };
