@@ -149,6 +149,8 @@ export interface PGliteOptions {
  * connection: statements and transactions from concurrent callers queue.
  */
 export async function openPGlite({ dataDir }: PGliteOptions = {}): Promise<SqlClient> {
+  // PGlite creates the data folder itself but not its parents.
+  if (dataDir) await Deno.mkdir(dataDir, { recursive: true });
   const pg = await PGlite.create({
     ...(dataDir ? { dataDir } : {}),
     // int8 and numeric as text, the same as the postgres driver above.
