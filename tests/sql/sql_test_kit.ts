@@ -33,9 +33,10 @@ async function _callSql(db: SqlSession, fn: string, args: Record<string, unknown
   const named = Object.entries(args).map(([name, value]) => {
     const type = types.get(name);
     if (!type) throw new Error(`public.${fn} has no parameter ${name}`);
-    // The drivers serialise json/jsonb parameters themselves (JSON.stringify).
-    const json = type === "jsonb" || type === "json";
-    params.push(value === null || value === undefined ? null : json ? value : String(value));
+    // Values go to the driver as they are: it serialises each one for the
+    // parameter type the server reports (JSON.stringify for jsonb, t/f for
+    // boolean, so a pre-stringified value would be encoded wrongly).
+    params.push(value === undefined ? null : value);
     return `${name} => $${params.length}::${type}`;
   });
   return { text: `public.${fn}(${named.join(", ")})`, params };
