@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
-import { connectPostgres, SqlError, type SqlClient } from "../../src/db/sql_client.ts";
+import { connectPostgres, type SqlClient, SqlError } from "../../src/db/sql_client.ts";
 import type { CreditResult } from "../../src/store/payment_store.ts";
 import { newPayment, newUserId, rpc, rpcRows } from "./sql_test_kit.ts";
 
@@ -65,36 +65,41 @@ Deno.test("credit_user credits exactly once when sessions race", async (t) => {
   const b = connectPostgres(url, { max: 1, applicationName: RACERS[1] });
   const blocker = connectPostgres(url, { max: 1, applicationName: "race-blocker" });
   try {
-    await t.step(`two sessions racing credit_user on one payment: one credit per payment (${ROUNDS} rounds)`, async () => {
-      const user = newUserId();
-      const amount = 7350;
-      for (let round = 0; round < ROUNDS; round++) {
-        const p = await newPayment(db, { userId: user, amount });
-        const credit = (session: SqlClient, actor: string) => () =>
-          rpc<CreditResult>(session, "credit_user", {
-            p_reference: p.reference,
-            p_amount: amount,
-            p_currency: "NGN",
-            p_actor: actor,
-          });
-        const results = await race(
-          db,
-          blocker,
-          [credit(a, "verify"), credit(b, "webhook")],
-          round % 2 === 0 ? lockPayment(p.reference) : undefined,
+    await t.step(
+      `two sessions racing credit_user on one payment: one credit per payment (${ROUNDS} rounds)`,
+      async () => {
+        const user = newUserId();
+        const amount = 7350;
+        for (let round = 0; round < ROUNDS; round++) {
+          const p = await newPayment(db, { userId: user, amount });
+          const credit = (session: SqlClient, actor: string) => () =>
+            rpc<CreditResult>(session, "credit_user", {
+              p_reference: p.reference,
+              p_amount: amount,
+              p_currency: "NGN",
+              p_actor: actor,
+            });
+          const results = await race(
+            db,
+            blocker,
+            [credit(a, "verify"), credit(b, "webhook")],
+            round % 2 === 0 ? lockPayment(p.reference) : undefined,
+          );
+          const outcomes = results.map((r) => value(r).outcome).sort();
+          assert.deepEqual(outcomes, ["already_credited", "credited"], `round ${round}`);
+        }
+        const [ledger] = await db.query<{ n: string; total: string }>(
+          "select count(*) as n, sum(amount) as total from public.sms_transactions where user_id = $1",
+          [user],
         );
-        const outcomes = results.map((r) => value(r).outcome).sort();
-        assert.deepEqual(outcomes, ["already_credited", "credited"], `round ${round}`);
-      }
-      const [ledger] = await db.query<{ n: string; total: string }>(
-        "select count(*) as n, sum(amount) as total from public.sms_transactions where user_id = $1",
-        [user],
-      );
-      assert.equal(ledger?.n, String(ROUNDS));
-      assert.equal(ledger?.total, String(ROUNDS * amount));
-      const [w] = await db.query<{ balance: string }>("select balance from public.wallets where user_id = $1", [user]);
-      assert.equal(w?.balance, String(ROUNDS * amount));
-    });
+        assert.equal(ledger?.n, String(ROUNDS));
+        assert.equal(ledger?.total, String(ROUNDS * amount));
+        const [w] = await db.query<{ balance: string }>("select balance from public.wallets where user_id = $1", [
+          user,
+        ]);
+        assert.equal(w?.balance, String(ROUNDS * amount));
+      },
+    );
 
     await t.step("a webhook credit (with its event) racing a verify credit: one credit, event processed", async () => {
       for (let round = 0; round < 10; round++) {
@@ -125,32 +130,35 @@ Deno.test("credit_user credits exactly once when sessions race", async (t) => {
       }
     });
 
-    await t.step("two lock holders with different fences: exactly one credit, the stale one refused or idle", async () => {
-      for (let round = 0; round < 10; round++) {
-        const p = await newPayment(db, { amount: 400 });
-        const credit = (session: SqlClient, fence: number) => () =>
-          rpc<CreditResult>(session, "credit_user", {
-            p_reference: p.reference,
-            p_amount: 400,
-            p_currency: "NGN",
-            p_fence: fence,
-          });
-        const [older, newer] = await race(db, blocker, [credit(a, 1), credit(b, 2)], lockPayment(p.reference));
-        if (older!.status === "rejected") {
-          // The newer holder went first: the older one is fenced out.
-          assert.ok(older!.reason instanceof SqlError && older!.reason.code === "PM003");
-          assert.equal(value(newer!).outcome, "credited");
-        } else {
-          assert.equal(value(older!).outcome, "credited");
-          assert.equal(value(newer!).outcome, "already_credited");
+    await t.step(
+      "two lock holders with different fences: exactly one credit, the stale one refused or idle",
+      async () => {
+        for (let round = 0; round < 10; round++) {
+          const p = await newPayment(db, { amount: 400 });
+          const credit = (session: SqlClient, fence: number) => () =>
+            rpc<CreditResult>(session, "credit_user", {
+              p_reference: p.reference,
+              p_amount: 400,
+              p_currency: "NGN",
+              p_fence: fence,
+            });
+          const [older, newer] = await race(db, blocker, [credit(a, 1), credit(b, 2)], lockPayment(p.reference));
+          if (older!.status === "rejected") {
+            // The newer holder went first: the older one is fenced out.
+            assert.ok(older!.reason instanceof SqlError && older!.reason.code === "PM003");
+            assert.equal(value(newer!).outcome, "credited");
+          } else {
+            assert.equal(value(older!).outcome, "credited");
+            assert.equal(value(newer!).outcome, "already_credited");
+          }
+          const [row] = await db.query<{ n: string }>(
+            "select count(*) as n from public.sms_transactions where payment_log_id = $1",
+            [p.id],
+          );
+          assert.equal(row?.n, "1");
         }
-        const [row] = await db.query<{ n: string }>(
-          "select count(*) as n from public.sms_transactions where payment_log_id = $1",
-          [p.id],
-        );
-        assert.equal(row?.n, "1");
-      }
-    });
+      },
+    );
 
     await t.step("credit_user racing fail_payment: either credited or failed, never both", async () => {
       for (let round = 0; round < 10; round++) {

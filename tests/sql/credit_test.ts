@@ -44,8 +44,15 @@ Deno.test("the credit path (mark_processing, credit_user, fail_payment, get_wall
       assert.equal(first.payment.state, "processing");
       assert.ok(first.payment.processing_started_at);
       const last = first.payment.state_transitions.at(-1)!;
-      assert.deepEqual([last.from, last.to, last.actor, last.reason], ["pending", "processing", "verify", "client verify"]);
-      const again = await rpc<{ changed: boolean; payment: Payment }>(db, "mark_processing", { p_reference: p.reference });
+      assert.deepEqual([last.from, last.to, last.actor, last.reason], [
+        "pending",
+        "processing",
+        "verify",
+        "client verify",
+      ]);
+      const again = await rpc<{ changed: boolean; payment: Payment }>(db, "mark_processing", {
+        p_reference: p.reference,
+      });
       assert.equal(again.changed, false);
       assert.deepEqual(again.payment, first.payment);
       await assertSqlState(rpc(db, "mark_processing", { p_reference: "pay-nope" }), "PM004");
@@ -186,7 +193,10 @@ Deno.test("the credit path (mark_processing, credit_user, fail_payment, get_wall
       // The same holder (fence 5) goes on to credit.
       assert.equal((await credit(db, { p_reference: p.reference, p_amount: 5000, p_fence: 5 })).outcome, "credited");
       // A later holder's higher fence is stored; the older one is refused from then on.
-      assert.equal((await credit(db, { p_reference: p.reference, p_amount: 5000, p_fence: 9 })).outcome, "already_credited");
+      assert.equal(
+        (await credit(db, { p_reference: p.reference, p_amount: 5000, p_fence: 9 })).outcome,
+        "already_credited",
+      );
       assert.equal(await lastFence(db, p.reference), "9");
       await assertSqlState(credit(db, { p_reference: p.reference, p_amount: 5000, p_fence: 5 }), "PM003");
       // Without the lock (degraded mode) there is no fence check.
@@ -217,7 +227,10 @@ Deno.test("the credit path (mark_processing, credit_user, fail_payment, get_wall
       const processing = await newPayment(db);
       await rpc(db, "mark_processing", { p_reference: processing.reference });
       assert.equal(
-        (await rpc<{ changed: boolean }>(db, "fail_payment", { p_reference: processing.reference, p_reason: "declined" }))
+        (await rpc<{ changed: boolean }>(db, "fail_payment", {
+          p_reference: processing.reference,
+          p_reason: "declined",
+        }))
           .changed,
         true,
       );
@@ -262,7 +275,11 @@ Deno.test("the credit path (mark_processing, credit_user, fail_payment, get_wall
         p_reference: other.reference,
         p_payload: {},
       });
-      await rpc(db, "fail_payment", { p_reference: other.reference, p_reason: "declined", p_webhook_event_id: failEvent.event_id });
+      await rpc(db, "fail_payment", {
+        p_reference: other.reference,
+        p_reason: "declined",
+        p_webhook_event_id: failEvent.event_id,
+      });
       const [failRow] = await db.query<{ outcome: string | null }>(
         "select outcome from public.webhook_events where id = $1",
         [failEvent.event_id],

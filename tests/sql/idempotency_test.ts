@@ -24,8 +24,11 @@ function begin(
   db: SqlSession,
   userId: string,
   key: string,
-  { fingerprint = "fp-1", amount = 5000, lockTimeout = 60 }: { fingerprint?: string; amount?: number; lockTimeout?: number } =
-    {},
+  { fingerprint = "fp-1", amount = 5000, lockTimeout = 60 }: {
+    fingerprint?: string;
+    amount?: number;
+    lockTimeout?: number;
+  } = {},
 ): Promise<Begin> {
   return rpc<Begin>(db, "begin_payment_request", {
     p_user_id: userId,
@@ -168,9 +171,12 @@ Deno.test("idempotent payment initialization (begin / complete / release)", asyn
       const resumed = await begin(db, user, "k-release");
       assert.equal(resumed.outcome, "resumed");
       assert.equal(created(resumed).reference, payment.reference);
-      const [count] = await db.query<{ n: string }>("select count(*) as n from public.payment_logs where user_id = $1", [
-        user,
-      ]);
+      const [count] = await db.query<{ n: string }>(
+        "select count(*) as n from public.payment_logs where user_id = $1",
+        [
+          user,
+        ],
+      );
       assert.equal(count?.n, "1");
     });
 

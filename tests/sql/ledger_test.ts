@@ -19,7 +19,10 @@ Deno.test("sms_transactions is an append-only ledger with one credit per payment
     assert.ok(entry);
 
     await t.step("UPDATE of a ledger entry is refused with PM007", async () => {
-      await assertSqlState(db.query("update public.sms_transactions set amount = 1 where id = $1", [entry.id]), "PM007");
+      await assertSqlState(
+        db.query("update public.sms_transactions set amount = 1 where id = $1", [entry.id]),
+        "PM007",
+      );
     });
 
     await t.step("DELETE of a ledger entry is refused with PM007", async () => {

@@ -153,20 +153,23 @@ Deno.test("reconcile_candidates lists stuck payments, oldest first", async (t) =
       );
     });
 
-    await t.step("pending ages from creation, processing from its start; settled and fresh ones are left out", async () => {
-      const candidates = await rpc<ReconcileCandidate[]>(db, "reconcile_candidates", {
-        p_pending_older_than_seconds: 900,
-        p_processing_older_than_seconds: 300,
-      });
-      assert.deepEqual(candidates.map((c) => [c.reference, c.state]), [
-        [oldPending.reference, "pending"],
-        [oldProcessing.reference, "processing"],
-      ]);
-      const [pending, processing] = candidates;
-      assert.ok(pending!.age_seconds >= 7200 && pending!.age_seconds < 7300);
-      assert.ok(processing!.age_seconds >= 600 && processing!.age_seconds < 700);
-      assert.equal(processing!.created_at, (await paymentOf(db, oldProcessing.reference)).created_at);
-    });
+    await t.step(
+      "pending ages from creation, processing from its start; settled and fresh ones are left out",
+      async () => {
+        const candidates = await rpc<ReconcileCandidate[]>(db, "reconcile_candidates", {
+          p_pending_older_than_seconds: 900,
+          p_processing_older_than_seconds: 300,
+        });
+        assert.deepEqual(candidates.map((c) => [c.reference, c.state]), [
+          [oldPending.reference, "pending"],
+          [oldProcessing.reference, "processing"],
+        ]);
+        const [pending, processing] = candidates;
+        assert.ok(pending!.age_seconds >= 7200 && pending!.age_seconds < 7300);
+        assert.ok(processing!.age_seconds >= 600 && processing!.age_seconds < 700);
+        assert.equal(processing!.created_at, (await paymentOf(db, oldProcessing.reference)).created_at);
+      },
+    );
 
     await t.step("thresholds and limit are honoured", async () => {
       const all = await rpc<ReconcileCandidate[]>(db, "reconcile_candidates", {
@@ -174,12 +177,15 @@ Deno.test("reconcile_candidates lists stuck payments, oldest first", async (t) =
         p_processing_older_than_seconds: 0,
         p_limit: 10,
       });
-      assert.deepEqual(new Set(all.map((c) => c.reference)), new Set([
-        oldPending.reference,
-        freshPending.reference,
-        oldProcessing.reference,
-        freshProcessing.reference,
-      ]));
+      assert.deepEqual(
+        new Set(all.map((c) => c.reference)),
+        new Set([
+          oldPending.reference,
+          freshPending.reference,
+          oldProcessing.reference,
+          freshProcessing.reference,
+        ]),
+      );
       assert.equal(all[0]?.reference, oldPending.reference);
       const one = await rpc<ReconcileCandidate[]>(db, "reconcile_candidates", {
         p_pending_older_than_seconds: 0,

@@ -1,0 +1,156 @@
+/**
+ * Row level security and function privileges, checked the way PostgREST
+ * runs a request: inside a transaction, `request.jwt.claims` set
+ * transaction-locally, then `set local role <role>`.
+ */
+import assert from "node:assert/strict";
+import { createTestDatabase } from "../support/test_db.ts";
+import type { SqlClient, SqlSession } from "../../src/db/sql_client.ts";
+import { assertSqlState, inRollback, newPayment, newUserId, rpc } from "./sql_test_kit.ts";
+
+const TABLES = ["wallets", "payment_logs", "sms_transactions", "idempotency_keys", "webhook_events", "refund_requests"];
+
+/** Every RPC function of the API, with arguments that succeed in this order on a fresh pending payment. */
+const RPC_CALLS = (reference: string, user: string): [string, string][] => [
+  ["begin_payment_request", `'${user}', 'k', 'fp', 'POST', '/v1/payments', 100, 'NGN'`],
+  ["complete_payment_request", `'${user}', 'k', 201, '{}'`],
+  ["release_payment_request", `'${user}', 'k'`],
+  ["get_payment", `'${user}', '${reference}'`],
+  ["get_payment_by_reference", `'${reference}'`],
+  ["list_payments", `'${user}'`],
+  ["transition_payment", `'${reference}', 'processing', 0, 'x'`],
+  ["mark_processing", `'${reference}'`],
+  ["credit_user", `'${reference}', 5000, 'NGN'`],
+  ["fail_payment", `'${reference}', 'x'`],
+  ["record_webhook_event", `'paystack', 'e', 'charge.success', '${reference}', '{}'`],
+  ["reconcile_candidates", ``],
+  ["get_wallet", `'${user}'`],
+  ["check_ledger_invariants", ``],
+  ["purge_idempotency_keys", ``],
+  ["ping", ``],
+];
+
+function asRole<T>(db: SqlClient, role: string, sub: string | null, fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+  return inRollback(db, async (tx) => {
+    const claims = JSON.stringify(sub ? { sub, role } : { role });
+    await tx.query("select set_config('request.jwt.claims', $1, true)", [claims]);
+    await tx.query(`set local role ${role}`);
+    return await fn(tx);
+  });
+}
+
+Deno.test("row level security and privileges", async (t) => {
+  const { db, close } = await createTestDatabase();
+  try {
+    const alice = newUserId();
+    const bob = newUserId();
+    const alicePayment = await newPayment(db, { userId: alice, amount: 1000 });
+    const bobPayment = await newPayment(db, { userId: bob, amount: 2000 });
+    for (const p of [alicePayment, bobPayment]) {
+      await rpc(db, "credit_user", { p_reference: p.reference, p_amount: p.amount, p_currency: "NGN" });
+    }
+
+    await t.step("RLS is enabled on every table", async () => {
+      const rows = await db.query<{ relname: string; relrowsecurity: boolean }>(
+        "select relname, relrowsecurity from pg_class where relnamespace = 'public'::regnamespace and relname = any($1)",
+        [TABLES],
+      );
+      assert.equal(rows.length, TABLES.length);
+      for (const row of rows) assert.equal(row.relrowsecurity, true, row.relname);
+    });
+
+    await t.step("an authenticated user reads only their own wallet, payments and ledger", async () => {
+      await asRole(db, "authenticated", alice, async (tx) => {
+        const payments = await tx.query<{ reference: string }>("select reference from public.payment_logs");
+        assert.deepEqual(payments.map((r) => r.reference), [alicePayment.reference]);
+        const wallets = await tx.query<{ user_id: string; balance: string }>(
+          "select user_id, balance from public.wallets",
+        );
+        assert.deepEqual(wallets, [{ user_id: alice, balance: "1000" }]);
+        const ledger = await tx.query<{ user_id: string }>("select user_id from public.sms_transactions");
+        assert.deepEqual(ledger.map((r) => r.user_id), [alice]);
+      });
+      await asRole(db, "authenticated", bob, async (tx) => {
+        const payments = await tx.query<{ reference: string }>("select reference from public.payment_logs");
+        assert.deepEqual(payments.map((r) => r.reference), [bobPayment.reference]);
+      });
+    });
+
+    await t.step("an authenticated user cannot read the service tables", async () => {
+      for (const table of ["idempotency_keys", "webhook_events", "refund_requests"]) {
+        await assertSqlState(
+          asRole(db, "authenticated", alice, (tx) => tx.query(`select * from public.${table}`)),
+          "42501",
+        );
+      }
+    });
+
+    await t.step("an authenticated user cannot insert, update or delete anything", async () => {
+      const writes = [
+        `insert into public.payment_logs (user_id, reference, amount, currency) values ('${alice}', 'pay-mine', 1, 'NGN')`,
+        `update public.payment_logs set failure_reason = 'x' where user_id = '${alice}'`,
+        `delete from public.payment_logs where user_id = '${alice}'`,
+        `update public.wallets set balance = 1000000 where user_id = '${alice}'`,
+        `insert into public.wallets (user_id, currency, balance) values ('${alice}', 'USD', 1000000)`,
+        `insert into public.sms_transactions (reference, idempotency_key, user_id, wallet_id, type, amount, currency,
+           balance_after) select 'x', 'x', user_id, id, 'credit', 1, 'NGN', 1 from public.wallets`,
+        `insert into public.refund_requests (payment_reference, reason) values ('${alicePayment.reference}', 'x')`,
+        `truncate public.wallets`,
+      ];
+      for (const sql of writes) {
+        await assertSqlState(asRole(db, "authenticated", alice, (tx) => tx.query(sql)), "42501");
+      }
+    });
+
+    await t.step("anon reads nothing and writes nothing", async () => {
+      for (const table of TABLES) {
+        await assertSqlState(asRole(db, "anon", null, (tx) => tx.query(`select * from public.${table}`)), "42501");
+      }
+      await assertSqlState(
+        asRole(db, "anon", null, (tx) => tx.query("update public.wallets set balance = 0")),
+        "42501",
+      );
+    });
+
+    await t.step("anon and authenticated cannot execute any RPC or helper (42501)", async () => {
+      const calls = RPC_CALLS(alicePayment.reference, alice);
+      for (const role of ["anon", "authenticated"]) {
+        for (const [fn, args] of calls) {
+          await assertSqlState(
+            asRole(db, role, role === "anon" ? null : alice, (tx) => tx.query(`select public.${fn}(${args})`)),
+            "42501",
+          );
+        }
+        await assertSqlState(
+          asRole(db, role, alice, (tx) => tx.query(`select public._lock_payment('${alicePayment.reference}', null)`)),
+          "42501",
+        );
+      }
+    });
+
+    await t.step("service_role executes every RPC but no internal helper", async () => {
+      // In order, in one transaction: complete needs the record begin created.
+      await asRole(db, "service_role", null, async (tx) => {
+        const fresh = await newPayment(tx, { userId: alice });
+        for (const [fn, args] of RPC_CALLS(fresh.reference, alice)) await tx.query(`select public.${fn}(${args})`);
+      });
+      for (const helper of ["_lock_payment(null, null)", "_iso(now())", "_set_actor('x', 'y')"]) {
+        await assertSqlState(asRole(db, "service_role", null, (tx) => tx.query(`select public.${helper}`)), "42501");
+      }
+    });
+
+    await t.step("every public function is security definer with an empty search_path", async () => {
+      const rows = await db.query<{ proname: string; prosecdef: boolean; proconfig: string[] | null }>(
+        `select proname, prosecdef, proconfig from pg_proc
+          where pronamespace = 'public'::regnamespace and proname not like '\\_%'`,
+      );
+      assert.equal(rows.length, RPC_CALLS("", "").length);
+      for (const row of rows) {
+        assert.equal(row.prosecdef, true, row.proname);
+        assert.deepEqual(row.proconfig, ['search_path=""'], row.proname);
+      }
+    });
+  } finally {
+    await close();
+  }
+});
