@@ -7,8 +7,8 @@ import {
   createPayment,
   creditsOf,
   ledgerViolations,
-  payAtCheckout,
   paymentRow,
+  payWithoutWebhook,
   postWebhook,
 } from "../support/payment_flow.ts";
 import { AppError } from "../../src/errors.ts";
@@ -24,9 +24,7 @@ Deno.test("the payment lock at the edge", async (t) => {
     await t.step("two instances racing verify calls → one provider verify, one credit", async () => {
       for (let round = 0; round < 5; round++) {
         const payment = await createPayment(a);
-        sandbox.faults.failWebhooks({ times: 10, status: 500 });
-        await payAtCheckout(payment, "success");
-        sandbox.faults.reset();
+        await payWithoutWebhook(a, payment);
         const verifyBefore = sandbox.stats.calls.verify;
         const results = await Promise.all(
           Array.from(
@@ -62,9 +60,7 @@ Deno.test("the payment lock at the edge", async (t) => {
 
     await t.step("a contended webhook is recorded and answered 200; reconciliation settles it", async () => {
       const payment = await createPayment(a);
-      sandbox.faults.failWebhooks({ times: 10, status: 500 });
-      await payAtCheckout(payment, "success");
-      sandbox.faults.reset();
+      await payWithoutWebhook(a, payment);
       const holder = await a.runtime.locks.acquire(paymentLockKey(payment.reference), { leaseMs: 5_000, waitMs: 0 });
       try {
         const res = await postWebhook(b, chargeSuccessBody(payment));
@@ -88,9 +84,7 @@ Deno.test("the payment lock at the edge", async (t) => {
 
     await t.step("a holder paused past its lease is fenced out by the database", async () => {
       const payment = await createPayment(a);
-      sandbox.faults.failWebhooks({ times: 10, status: 500 });
-      await payAtCheckout(payment, "success");
-      sandbox.faults.reset();
+      await payWithoutWebhook(a, payment);
       const key = paymentLockKey(payment.reference);
       const paused = await a.runtime.locks.acquire(key, { leaseMs: 200, waitMs: 0 });
       assert.ok(paused?.fence);
@@ -123,9 +117,7 @@ Deno.test("the payment lock at the edge", async (t) => {
 
     await t.step("webhook credit path: one Redis round trip before the database, two RPCs", async () => {
       const payment = await createPayment(a);
-      sandbox.faults.failWebhooks({ times: 10, status: 500 });
-      await payAtCheckout(payment, "success");
-      sandbox.faults.reset();
+      await payWithoutWebhook(a, payment);
       trace.length = 0;
       tracing = true;
       const res = await postWebhook(a, chargeSuccessBody(payment));

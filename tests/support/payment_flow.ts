@@ -59,6 +59,22 @@ export async function payAtCheckout(
   assert.ok(res.status < 300, `checkout answered ${res.status}`);
 }
 
+/**
+ * Pays at the checkout while the sandbox's own webhook never arrives: every
+ * delivery attempt (first try and all retries) fails, and this returns only
+ * once the sandbox has given up, so no late retry can race the test.
+ */
+export async function payWithoutWebhook(stack: TestStack, payment: CreatedPayment): Promise<void> {
+  const sandbox = stack.runtime.sandbox!;
+  await sandbox.idle();
+  sandbox.faults.failWebhooks({ times: 1 + SANDBOX_TEST_RETRIES, status: 500 });
+  await payAtCheckout(payment, "success");
+  await sandbox.idle();
+}
+
+/** Retries in the test stacks' sandbox schedule (see `startTestStack`). */
+const SANDBOX_TEST_RETRIES = 3;
+
 /** A `charge.success` event body as Paystack sends it. */
 export function chargeSuccessBody(payment: CreatedPayment, id = 1_000_000 + Math.floor(Math.random() * 1e6)): string {
   return JSON.stringify({
