@@ -25,6 +25,7 @@ import { verifyPaystackSignature } from "../providers/paystack_signature.ts";
 import type { PaymentStore } from "../store/payment_store.ts";
 import type { ConfirmInput, ConfirmResult } from "./confirm_with_provider.ts";
 import { paymentLockKey } from "./settle_payment.ts";
+import { sha256Hex } from "./request_fingerprint.ts";
 
 /** How a webhook was handled (returned in the 200 body, for operators). */
 export type WebhookOutcome =
@@ -57,11 +58,6 @@ export interface WebhookDeps {
   lock: { leaseMs: number; waitMs: number };
 }
 
-async function _sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Builds the use case. */
 export function createHandlePaystackWebhook(
   { secretKey, store, locks, confirm, logger, metrics, lock }: WebhookDeps,
@@ -82,7 +78,7 @@ export function createHandlePaystackWebhook(
     const { event, data } = parsed.data;
     // Paystack sends no event id: the event type plus the transaction id (or
     // reference) identifies a delivery; retries of it carry the same pair.
-    const eventKey = `${event}:${data.id ?? data.reference ?? await _sha256Hex(rawBody)}`;
+    const eventKey = `${event}:${data.id ?? data.reference ?? await sha256Hex(rawBody)}`;
     const reference = data.reference ?? null;
     const log = logger.child({ event, reference });
     const record = (markProcessing: boolean, fence: number | null) =>

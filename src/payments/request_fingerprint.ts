@@ -24,8 +24,12 @@ export function canonicalJson(value: unknown): string {
  * await requestFingerprint("POST", "/v1/payments", { amount: 5000, currency: "NGN" });
  * ```
  */
-export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
-  const text = `${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`;
+export function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
+  return sha256Hex(`${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`);
+}
+
+/** Hex SHA-256 of a UTF-8 string. */
+export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
