@@ -1,16 +1,24 @@
 /**
  * The PaymentStore over Supabase: each method is one `.rpc()` call, i.e. one
- * SQL function in one transaction. Results are parsed with zod; SQLSTATEs of
- * ours become domain errors, connection trouble becomes 503
- * `database_unavailable`, anything else is an internal error (never the
- * client's fault).
+ * SQL function running in one transaction (`docs/database.md`). No method
+ * reads and then writes: every decision about money is taken inside SQL.
+ *
+ * Results are parsed with zod (`payment_schemas.ts`). Errors are mapped in
+ * one place, {@linkcode rpcFailure}:
+ * - a SQLSTATE of ours (`PMnnn`, `SQLSTATES` in `src/errors.ts`) becomes its
+ *   domain {@linkcode AppError} (PM001 → `illegal_transition`, …);
+ * - a network failure (supabase-js status 0), any 5xx, or a connection
+ *   SQLSTATE (`08xxx`) becomes `database_unavailable` (503, retryable);
+ * - anything else (a PostgREST error, a constraint we did not expect, PM007
+ *   which only our own bug can raise, a result of the wrong shape) is a
+ *   plain {@linkcode StoreError}, i.e. a 500: never the client's fault.
  *
  * @module
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
-import { z } from "zod";
-import { AppError, errorFromSqlState } from "../errors.ts";
-import type { PaymentStore } from "./payment_store.ts";
+import type { z } from "zod";
+import { AppError, errorFromSqlState, SQLSTATES } from "../errors.ts";
+import type { Cursor, PaymentStore } from "./payment_store.ts";
 import {
   beginResultSchema,
   candidatesSchema,
@@ -18,68 +26,102 @@ import {
   creditResultSchema,
   paymentPageSchema,
   paymentSchema,
+  pingSchema,
+  purgedCountSchema,
   storedResponseSchema,
   violationsSchema,
   walletSchema,
   webhookEventResultSchema,
 } from "./payment_schemas.ts";
 
-/** A store call failed in a way that is neither ours to explain nor the client's. */
+/** A store call failed in a way that is neither ours to explain nor the client's (→ 500). */
 export class StoreError extends Error {
+  /** The function called. */
+  readonly fn: string;
   /** SQLSTATE or PostgREST code, when there is one. */
   readonly code: string | null;
-  constructor(fn: string, code: string | null, message: string) {
-    super(`RPC ${fn} failed${code ? ` (${code})` : ""}: ${message}`);
+
+  constructor(fn: string, code: string | null, message: string, options?: ErrorOptions) {
+    super(`RPC ${fn} failed${code ? ` (${code})` : ""}: ${message}`, options);
     this.name = "StoreError";
+    this.fn = fn;
     this.code = code;
   }
 }
 
-type RpcError = { code?: string; message?: string } | null;
+/** The error part of a supabase-js result (PostgREST's error body). */
+export interface RpcErrorBody {
+  code?: string | null;
+  message?: string | null;
+  details?: string | null;
+  hint?: string | null;
+}
 
-const purgedSchema = z.number().int().min(0);
-const pingSchema = z.literal("ok");
+const UNAVAILABLE_DETAIL = "The database is not reachable right now";
 
-function _failure(fn: string, error: NonNullable<RpcError>, status: number): Error {
+/**
+ * Turns a failed `.rpc()` result into the error to throw.
+ *
+ * @param fn the SQL function called
+ * @param error the error body supabase-js returned
+ * @param status the HTTP status (0 when the request never got an answer)
+ * @returns an {@linkcode AppError} for our SQLSTATEs and for an unreachable
+ *   database, a {@linkcode StoreError} otherwise
+ */
+export function rpcFailure(fn: string, error: RpcErrorBody, status: number): Error {
   const code = error.code ?? "";
-  const mapped = code ? errorFromSqlState(code, error.message ?? "") : undefined;
-  if (mapped) return mapped;
-  // Status 0 is supabase-js' network failure; 5xx/503 are the database or gateway down.
-  if (status === 0 || status === 503 || status === 502 || status === 504 || code.startsWith("08")) {
-    return new AppError("database_unavailable", { detail: "The database is not reachable right now", cause: error });
+  const message = error.message ?? "unknown error";
+  if (code in SQLSTATES) {
+    const mapped = errorFromSqlState(code, message);
+    // PM007 maps to nothing on purpose: only a bug of ours can hit it.
+    return mapped ?? new StoreError(fn, code, message, { cause: error });
   }
-  return new StoreError(fn, code || null, error.message ?? "unknown error");
+  if (status === 0 || status >= 500 || code.startsWith("08")) {
+    return new AppError("database_unavailable", { detail: UNAVAILABLE_DETAIL, cause: error });
+  }
+  return new StoreError(fn, code || null, message, { cause: error });
 }
 
 /**
  * Creates the store.
  *
+ * @param client a supabase-js client holding the service-role key (the RPC
+ *   functions are executable by `service_role` only)
+ * @returns the PaymentStore
+ *
  * @example
  * ```ts
- * const store = createSupabasePaymentStore(createClient(url, serviceRoleKey));
+ * const store = createSupabasePaymentStore(createClient(url, serviceRoleKey, { auth: { persistSession: false } }));
  * const payment = await store.getPayment(userId, "pay-1");
  * ```
  */
 export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore {
-  async function call<S extends z.ZodTypeAny>(
-    fn: string,
-    args: Record<string, unknown>,
-    schema: S,
-    options: { get?: boolean } = {},
-  ): Promise<z.infer<S>> {
+  async function rpc(fn: string, args: Record<string, unknown>): Promise<unknown> {
     let result;
     try {
-      result = await client.rpc(fn, args, options.get ? { get: true } : {});
+      result = await client.rpc(fn, args);
     } catch (error) {
-      throw new AppError("database_unavailable", { detail: "The database is not reachable right now", cause: error });
+      // supabase-js reports network failures as status 0; a throw is the same thing.
+      throw new AppError("database_unavailable", { detail: UNAVAILABLE_DETAIL, cause: error });
     }
-    if (result.error) throw _failure(fn, result.error, result.status);
-    const parsed = schema.safeParse(result.data);
-    if (!parsed.success) {
-      throw new StoreError(fn, null, `unexpected result shape: ${parsed.error.issues[0]?.message ?? "invalid"}`);
-    }
-    return parsed.data;
+    if (result.error) throw rpcFailure(fn, result.error, result.status);
+    return result.data;
   }
+
+  async function call<S extends z.ZodTypeAny>(fn: string, args: Record<string, unknown>, schema: S) {
+    const data = await rpc(fn, args);
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new StoreError(fn, null, `unexpected result: ${issue?.path.join(".") ?? ""} ${issue?.message ?? ""}`);
+    }
+    return parsed.data as z.output<S>;
+  }
+
+  const cursorArgs = (cursor: Cursor | null) => ({
+    p_cursor_created_at: cursor?.created_at ?? null,
+    p_cursor_id: cursor?.id ?? null,
+  });
 
   return {
     async beginPaymentRequest(input) {
@@ -98,12 +140,19 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_retention_hours: input.retentionHours,
       }, beginResultSchema);
       switch (r.outcome) {
-        case "in_progress":
-          return { outcome: "in_progress", retryAfterSeconds: r.retry_after_seconds };
+        case "created":
+        case "resumed":
+          return { outcome: r.outcome, payment: r.payment };
         case "replay":
           return { outcome: "replay", status: r.status, body: r.body };
-        default:
-          return r;
+        case "in_progress":
+          return { outcome: "in_progress", retryAfterSeconds: r.retry_after_seconds };
+        case "mismatch":
+          return { outcome: "mismatch" };
+        default: {
+          const unreachable: never = r;
+          return unreachable;
+        }
       }
     },
 
@@ -112,7 +161,7 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_user_id: input.userId,
         p_idempotency_key: input.idempotencyKey,
         p_response_status: input.responseStatus,
-        p_response_body: input.responseBody,
+        p_response_body: input.responseBody ?? null,
         p_authorization_url: input.authorizationUrl,
         p_access_code: input.accessCode,
         p_failure_reason: input.failureReason,
@@ -121,11 +170,7 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     },
 
     async releasePaymentRequest(userId, idempotencyKey) {
-      const { error, status } = await client.rpc("release_payment_request", {
-        p_user_id: userId,
-        p_idempotency_key: idempotencyKey,
-      });
-      if (error) throw _failure("release_payment_request", error, status);
+      await rpc("release_payment_request", { p_user_id: userId, p_idempotency_key: idempotencyKey });
     },
 
     getPayment: (userId, reference) =>
@@ -135,12 +180,7 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
       call("get_payment_by_reference", { p_reference: reference }, paymentSchema.nullable()),
 
     listPayments: (userId, limit, cursor) =>
-      call("list_payments", {
-        p_user_id: userId,
-        p_limit: limit,
-        p_cursor_created_at: cursor?.created_at ?? null,
-        p_cursor_id: cursor?.id ?? null,
-      }, paymentPageSchema),
+      call("list_payments", { p_user_id: userId, p_limit: limit, ...cursorArgs(cursor) }, paymentPageSchema),
 
     markProcessing: (reference, { fence, actor, reason = null }) =>
       call(
@@ -177,7 +217,7 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_event_key: input.eventKey,
         p_event_type: input.eventType,
         p_reference: input.reference,
-        p_payload: input.payload,
+        p_payload: input.payload ?? null,
         p_mark_processing: input.markProcessing,
         p_fence: input.fence,
       }, webhookEventResultSchema);
@@ -191,22 +231,15 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_limit: input.limit,
       }, candidatesSchema),
 
-    async getWallet(userId, limit, cursor) {
-      const w = await call("get_wallet", {
-        p_user_id: userId,
-        p_limit: limit,
-        p_cursor_created_at: cursor?.created_at ?? null,
-        p_cursor_id: cursor?.id ?? null,
-      }, walletSchema);
-      return { balances: w.balances, items: w.items, next_cursor: w.next_cursor };
-    },
+    getWallet: (userId, limit, cursor) =>
+      call("get_wallet", { p_user_id: userId, p_limit: limit, ...cursorArgs(cursor) }, walletSchema),
 
-    checkLedgerInvariants: () => call("check_ledger_invariants", {}, violationsSchema, { get: true }),
+    checkLedgerInvariants: () => call("check_ledger_invariants", {}, violationsSchema),
 
-    purgeIdempotencyKeys: () => call("purge_idempotency_keys", {}, purgedSchema),
+    purgeIdempotencyKeys: () => call("purge_idempotency_keys", {}, purgedCountSchema),
 
     async ping() {
-      await call("ping", {}, pingSchema, { get: true });
+      await call("ping", {}, pingSchema);
     },
   };
 }
