@@ -227,10 +227,31 @@ as $$
 $$;
 
 -- -----------------------------------------------------------------------------
+-- _page: one page of a keyset-paginated list. The caller fetched one item
+-- more than p_limit (newest first): if it is there, a next page exists and
+-- the cursor is the last item kept — its (created_at, id), as rendered by
+-- _iso, so the next query compares it exactly with the stored value.
+-- -----------------------------------------------------------------------------
+create function public._page(p_items jsonb, p_limit integer) returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when pg_catalog.jsonb_array_length(p_items) > p_limit then pg_catalog.jsonb_build_object(
+      'items', p_items - p_limit,
+      'next_cursor', pg_catalog.jsonb_build_object(
+        'created_at', p_items -> (p_limit - 1) -> 'created_at',
+        'id', p_items -> (p_limit - 1) -> 'id'))
+    else pg_catalog.jsonb_build_object('items', p_items, 'next_cursor', null)
+  end
+$$;
+
+-- -----------------------------------------------------------------------------
 -- list_payments: a user's payments, newest first, keyset pagination on
--- (created_at, id) — stable under concurrent inserts, unlike OFFSET. Reads one
--- row more than the page to know whether a next page exists. A missing cursor
--- is replaced by (+infinity, max uuid) so there is one index-friendly plan.
+-- (created_at, id) — stable under concurrent inserts, unlike OFFSET, and
+-- served by payment_logs_user_created_idx. A missing cursor is replaced by
+-- (+infinity, max uuid) so there is one index-friendly plan.
 -- -----------------------------------------------------------------------------
 create function public.list_payments(
   p_user_id uuid,
@@ -246,15 +267,12 @@ as $$
 declare
   v_limit integer := least(greatest(coalesce(p_limit, 20), 1), 100);
   v_items jsonb;
-  v_count integer;
-  v_last jsonb;
 begin
   if (p_cursor_created_at is null) <> (p_cursor_id is null) then
     raise exception using errcode = 'PM008', message = 'Cursor needs both created_at and id';
   end if;
-  select coalesce(pg_catalog.jsonb_agg(public._payment_json(p) order by p.created_at desc, p.id desc), '[]'::jsonb),
-         count(*)
-    into v_items, v_count
+  select coalesce(pg_catalog.jsonb_agg(public._payment_json(p) order by p.created_at desc, p.id desc), '[]'::jsonb)
+    into v_items
     from (
       select *
       from public.payment_logs
@@ -264,14 +282,7 @@ begin
       order by created_at desc, id desc
       limit v_limit + 1
     ) p;
-  if v_count <= v_limit then
-    return pg_catalog.jsonb_build_object('items', v_items, 'next_cursor', null);
-  end if;
-  v_items := v_items - v_limit;
-  v_last := v_items -> (v_limit - 1);
-  return pg_catalog.jsonb_build_object(
-    'items', v_items,
-    'next_cursor', pg_catalog.jsonb_build_object('created_at', v_last -> 'created_at', 'id', v_last -> 'id'));
+  return public._page(v_items, v_limit);
 end
 $$;
 
@@ -369,6 +380,7 @@ revoke execute on function
   public._iso(timestamptz),
   public._payment_json(public.payment_logs),
   public._set_actor(text, text),
+  public._page(jsonb, integer),
   public._payment_state_guard(),
   public._apply_fence(public.payment_logs, bigint),
   public._lock_payment(text, bigint)

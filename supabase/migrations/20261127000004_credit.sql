@@ -185,7 +185,8 @@ $$;
 
 -- -----------------------------------------------------------------------------
 -- get_wallet: a user's balances and ledger entries, newest first, keyset
--- pagination on (created_at, id) as in list_payments.
+-- pagination on (created_at, id) as in list_payments (served by
+-- sms_transactions_user_created_idx).
 -- -----------------------------------------------------------------------------
 create function public.get_wallet(
   p_user_id uuid,
@@ -202,9 +203,6 @@ declare
   v_limit integer := least(greatest(coalesce(p_limit, 20), 1), 100);
   v_balances jsonb;
   v_items jsonb;
-  v_count integer;
-  v_last jsonb;
-  v_next jsonb := null;
 begin
   if (p_cursor_created_at is null) <> (p_cursor_id is null) then
     raise exception using errcode = 'PM008', message = 'Cursor needs both created_at and id';
@@ -224,9 +222,8 @@ begin
            'amount', t.amount,
            'currency', t.currency,
            'balance_after', t.balance_after,
-           'created_at', public._iso(t.created_at)) order by t.created_at desc, t.id desc), '[]'::jsonb),
-         count(*)
-    into v_items, v_count
+           'created_at', public._iso(t.created_at)) order by t.created_at desc, t.id desc), '[]'::jsonb)
+    into v_items
     from (
       select *
       from public.sms_transactions
@@ -237,12 +234,7 @@ begin
       limit v_limit + 1
     ) t
     left join public.payment_logs p on p.id = t.payment_log_id;
-  if v_count > v_limit then
-    v_items := v_items - v_limit;
-    v_last := v_items -> (v_limit - 1);
-    v_next := pg_catalog.jsonb_build_object('created_at', v_last -> 'created_at', 'id', v_last -> 'id');
-  end if;
-  return pg_catalog.jsonb_build_object('balances', v_balances, 'items', v_items, 'next_cursor', v_next);
+  return pg_catalog.jsonb_build_object('balances', v_balances) || public._page(v_items, v_limit);
 end
 $$;
 
