@@ -76,7 +76,10 @@ export function rpcFailure(fn: string, error: RpcErrorBody, status: number): Err
     // PM007 maps to nothing on purpose: only a bug of ours can hit it.
     return mapped ?? new StoreError(fn, code, message, { cause: error });
   }
-  if (status === 0 || status >= 500 || code.startsWith("08")) {
+  // Only "could not reach it" is a 503: a 500 from a SQL bug must stay a 500
+  // (and page someone), not look like a passing outage.
+  const unreachable = status === 0 || status === 502 || status === 503 || status === 504;
+  if (unreachable || code.startsWith("08") || code === "57P01" || code.startsWith("53")) {
     return new AppError("database_unavailable", { detail: UNAVAILABLE_DETAIL, cause: error });
   }
   return new StoreError(fn, code || null, message, { cause: error });

@@ -371,19 +371,22 @@ Deno.test("createSupabasePaymentStore over supabase-js, the RPC gateway and Post
       assert.ok(rpcFailure("credit_user", { code: "PM007", message: "append-only" }, 400) instanceof StoreError);
     });
 
-    await t.step("an unreachable database is database_unavailable", async () => {
-      const answering5xx = createSupabasePaymentStore(client(
-        served.url,
-        serviceKey,
-        () =>
-          Promise.resolve(
-            new Response(JSON.stringify({ code: "XX000", message: "boom", details: null, hint: null }), {
-              status: 500,
-              headers: { "content-type": "application/json" },
-            }),
-          ),
-      ));
-      await assertAppError(answering5xx.ping(), "database_unavailable");
+    await t.step("an unreachable database is database_unavailable; a SQL bug stays a 500", async () => {
+      const answering = (status: number, code: string) =>
+        createSupabasePaymentStore(client(
+          served.url,
+          serviceKey,
+          () =>
+            Promise.resolve(
+              new Response(JSON.stringify({ code, message: "boom", details: null, hint: null }), {
+                status,
+                headers: { "content-type": "application/json" },
+              }),
+            ),
+        ));
+      await assertAppError(answering(503, "57P01").ping(), "database_unavailable");
+      await assertAppError(answering(503, "08006").ping(), "database_unavailable");
+      await assert.rejects(answering(500, "XX000").ping(), StoreError);
 
       const down = await serveRpcGateway({ db, jwtSecret: JWT_SECRET, port: 0 });
       const downUrl = down.url;
