@@ -69,12 +69,20 @@ const _initializeData = z.object({
   reference: z.string().min(1),
 });
 
+/**
+ * ISO 4217 codes are case-insensitive; the rest of the service (and the SQL
+ * guard) speaks upper case. Normalised here, at the provider boundary, so an
+ * odd answer is either usable or an `invalid_response`, never a "validation"
+ * error further in.
+ */
+const _currency = z.string().regex(/^[A-Za-z]{3}$/).transform((c) => c.toUpperCase());
+
 const _verifyData = z.object({
   id: z.union([z.number().int(), z.string()]).nullish(),
   status: z.enum(PROVIDER_TRANSACTION_STATUSES),
   reference: z.string().min(1),
   amount: _minorUnits,
-  currency: z.string().min(1),
+  currency: _currency,
   paid_at: z.string().nullish(),
   paidAt: z.string().nullish(),
   gateway_response: z.string().nullish(),
@@ -87,7 +95,7 @@ const _refundData = z.object({
   id: z.union([z.number().int(), z.string()]),
   status: z.string(),
   amount: _minorUnits,
-  currency: z.string().min(1),
+  currency: _currency,
 });
 
 type _Operation = "initialize" | "verify" | "refund";

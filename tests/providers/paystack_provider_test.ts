@@ -291,6 +291,18 @@ Deno.test("answers that are not Paystack's â†’ invalid_response; 5xx with HTML â
   await rejectsWith(() => make(answering(502, "<html>bad gateway</html>")).verify("r"), "unavailable", {
     httpStatus: 502,
   });
+  const badCurrency = JSON.stringify({
+    status: true,
+    message: "ok",
+    data: { status: "success", reference: "r", amount: 1, currency: "NAIRA" },
+  });
+  await rejectsWith(() => make(answering(200, badCurrency, "application/json")).verify("r"), "invalid_response");
+  const lowerCase = JSON.stringify({
+    status: true,
+    message: "ok",
+    data: { status: "success", reference: "r", amount: 1, currency: "ngn" },
+  });
+  assert.equal((await make(answering(200, lowerCase, "application/json")).verify("r")).currency, "NGN");
   const falseOn200 = JSON.stringify({ status: false, message: "Nope" });
   await rejectsWith(() => make(answering(200, falseOn200, "application/json")).verify("r"), "rejected", {
     providerMessage: /^Nope$/,
