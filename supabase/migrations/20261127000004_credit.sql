@@ -120,11 +120,16 @@ begin
     if v.state = 'pending' then
       update public.payment_logs set state = 'processing' where id = v.id;
     end if;
+    -- Stamped with clock_timestamp() after the wallet lock, not now() (the
+    -- transaction's start): two credits racing for one wallet then carry
+    -- times in the order they were applied, so "newest first" agrees with
+    -- balance_after.
     insert into public.sms_transactions
-      (reference, idempotency_key, payment_log_id, user_id, wallet_id, type, amount, currency, balance_after)
+      (reference, idempotency_key, payment_log_id, user_id, wallet_id, type, amount, currency, balance_after,
+       created_at)
     values
       ('credit-' || v.reference, 'credit:' || v.id, v.id, v.user_id, v_wallet.id, 'credit', v.amount, v.currency,
-       v_wallet.balance + v.amount);
+       v_wallet.balance + v.amount, pg_catalog.clock_timestamp());
     update public.wallets
        set balance = balance + v.amount, lock_version = lock_version + 1, updated_at = now()
      where id = v_wallet.id;

@@ -17,9 +17,11 @@ Deno.test("GET /v1/wallet", async (t) => {
     for (const [amount, currency] of [[10_000, "NGN"], [20_000, "NGN"], [30_000, "GHS"]] as const) {
       const payment = await createPayment(stack, { userId, amount, currency });
       await payAtCheckout(payment, "success");
+      // Wait for this credit before paying the next: the ledger order under
+      // test is the credit order, which racing webhooks would leave open.
+      await stack.runtime.sandbox!.idle();
       paid.push(payment);
     }
-    await stack.runtime.sandbox!.idle();
     const token = paid[0]!.token;
 
     await t.step("balances per currency and the ledger, newest first", async () => {
