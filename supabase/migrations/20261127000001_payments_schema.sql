@@ -16,6 +16,14 @@
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
+-- private: helper and trigger functions (the `_`-prefixed ones). PostgREST
+-- exposes only `public`, so nothing here is reachable through the API or
+-- listed in its schema cache; the RPC functions call them as the owner.
+-- -----------------------------------------------------------------------------
+create schema private;
+revoke all on schema private from public;
+
+-- -----------------------------------------------------------------------------
 -- payment_state: the closed set of states (transitions: next migration).
 -- -----------------------------------------------------------------------------
 create type public.payment_state as enum ('pending', 'processing', 'completed', 'failed', 'refunded');
@@ -108,7 +116,7 @@ create index sms_transactions_wallet_idx on public.sms_transactions (wallet_id);
 -- The ledger is evidence: entries are never changed or removed. A correction
 -- is a new entry. Even the table owner goes through this trigger (only a
 -- superuser disabling it can get past, which is what the invariant tests do).
-create function public._ledger_append_only() returns trigger
+create function private._ledger_append_only() returns trigger
 language plpgsql
 set search_path = ''
 as $$
@@ -121,11 +129,11 @@ $$;
 
 create trigger sms_transactions_append_only
   before update or delete on public.sms_transactions
-  for each row execute function public._ledger_append_only();
+  for each row execute function private._ledger_append_only();
 
 create trigger sms_transactions_no_truncate
   before truncate on public.sms_transactions
-  for each statement execute function public._ledger_append_only();
+  for each statement execute function private._ledger_append_only();
 
 -- -----------------------------------------------------------------------------
 -- idempotency_keys: HTTP idempotency records (Brandur's recovery points).
@@ -225,4 +233,4 @@ create policy "Users read their own payments" on public.payment_logs
 create policy "Users read their own ledger entries" on public.sms_transactions
   for select to authenticated using (user_id = (select auth.uid()));
 
-revoke execute on function public._ledger_append_only() from public, anon, authenticated, service_role;
+revoke execute on function private._ledger_append_only() from public, anon, authenticated, service_role;

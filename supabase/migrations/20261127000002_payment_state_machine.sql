@@ -17,7 +17,7 @@
 -- session's TimeZone. Microseconds matter: keyset cursors round-trip through
 -- this text and must compare equal to the stored value.
 -- -----------------------------------------------------------------------------
-create function public._iso(p_at timestamptz) returns text
+create function private._iso(p_at timestamptz) returns text
 language sql
 stable
 set search_path = ''
@@ -30,7 +30,7 @@ $$;
 -- the TypeScript port. provider_payload, idempotency_key and last_fence stay
 -- inside the database.
 -- -----------------------------------------------------------------------------
-create function public._payment_json(p public.payment_logs) returns jsonb
+create function private._payment_json(p public.payment_logs) returns jsonb
 language sql
 stable
 set search_path = ''
@@ -51,10 +51,10 @@ as $$
     'failure_reason', p.failure_reason,
     'authorization_url', p.authorization_url,
     'access_code', p.access_code,
-    'processing_started_at', public._iso(p.processing_started_at),
-    'processing_completed_at', public._iso(p.processing_completed_at),
-    'created_at', public._iso(p.created_at),
-    'updated_at', public._iso(p.updated_at)
+    'processing_started_at', private._iso(p.processing_started_at),
+    'processing_completed_at', private._iso(p.processing_completed_at),
+    'created_at', private._iso(p.created_at),
+    'updated_at', private._iso(p.updated_at)
   )
 $$;
 
@@ -63,7 +63,7 @@ $$;
 -- (is_local = true), so they die with the RPC's transaction and never leak
 -- into the next request on a pooled connection.
 -- -----------------------------------------------------------------------------
-create function public._set_actor(p_actor text, p_reason text) returns void
+create function private._set_actor(p_actor text, p_reason text) returns void
 language sql
 volatile
 set search_path = ''
@@ -81,7 +81,7 @@ $$;
 -- identity of a payment (owner, reference, provider, amount, currency) never
 -- changes after insert: a credit is checked against it.
 -- -----------------------------------------------------------------------------
-create function public._payment_state_guard() returns trigger
+create function private._payment_state_guard() returns trigger
 language plpgsql
 set search_path = ''
 as $$
@@ -97,7 +97,7 @@ begin
         message = format('Cannot create payment %s in state %s', new.reference, new.state);
     end if;
     new.state_transitions := pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-      'from', null::text, 'to', 'pending', 'at', public._iso(now()), 'actor', v_actor, 'reason', v_reason));
+      'from', null::text, 'to', 'pending', 'at', private._iso(now()), 'actor', v_actor, 'reason', v_reason));
     new.lock_version := 0;
     new.processing_started_at := null;
     new.processing_completed_at := null;
@@ -131,7 +131,7 @@ begin
         message = format('Cannot move payment %s from %s to %s', old.reference, old.state, new.state);
     end if;
     new.state_transitions := new.state_transitions || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-      'from', old.state, 'to', new.state, 'at', public._iso(now()), 'actor', v_actor, 'reason', v_reason));
+      'from', old.state, 'to', new.state, 'at', private._iso(now()), 'actor', v_actor, 'reason', v_reason));
     if new.state = 'processing' then
       new.processing_started_at := coalesce(old.processing_started_at, now());
     elsif new.state in ('completed', 'failed') then
@@ -144,7 +144,7 @@ $$;
 
 create trigger payment_logs_state_guard
   before insert or update on public.payment_logs
-  for each row execute function public._payment_state_guard();
+  for each row execute function private._payment_state_guard();
 
 -- -----------------------------------------------------------------------------
 -- _apply_fence: the fencing rule (Kleppmann). A lock holder's token smaller
@@ -154,7 +154,7 @@ create trigger payment_logs_state_guard
 -- token means the caller runs without the lock (degraded mode): no check, the
 -- row lock alone keeps the money correct. The caller holds the row lock.
 -- -----------------------------------------------------------------------------
-create function public._apply_fence(p public.payment_logs, p_fence bigint) returns public.payment_logs
+create function private._apply_fence(p public.payment_logs, p_fence bigint) returns public.payment_logs
 language plpgsql
 volatile
 set search_path = ''
@@ -183,7 +183,7 @@ $$;
 -- whoever comes second sees the first one's committed state, never a stale
 -- copy. Then the fencing rule.
 -- -----------------------------------------------------------------------------
-create function public._lock_payment(p_reference text, p_fence bigint) returns public.payment_logs
+create function private._lock_payment(p_reference text, p_fence bigint) returns public.payment_logs
 language plpgsql
 volatile
 set search_path = ''
@@ -195,7 +195,7 @@ begin
   if not found then
     raise exception using errcode = 'PM004', message = format('Payment %s not found', p_reference);
   end if;
-  return public._apply_fence(v, p_fence);
+  return private._apply_fence(v, p_fence);
 end
 $$;
 
@@ -209,7 +209,7 @@ stable
 security definer
 set search_path = ''
 as $$
-  select public._payment_json(p)
+  select private._payment_json(p)
   from public.payment_logs p
   where p.reference = p_reference and p.user_id = p_user_id
 $$;
@@ -223,7 +223,7 @@ stable
 security definer
 set search_path = ''
 as $$
-  select public._payment_json(p) from public.payment_logs p where p.reference = p_reference
+  select private._payment_json(p) from public.payment_logs p where p.reference = p_reference
 $$;
 
 -- -----------------------------------------------------------------------------
@@ -232,7 +232,7 @@ $$;
 -- the cursor is the last item kept — its (created_at, id), as rendered by
 -- _iso, so the next query compares it exactly with the stored value.
 -- -----------------------------------------------------------------------------
-create function public._page(p_items jsonb, p_limit integer) returns jsonb
+create function private._page(p_items jsonb, p_limit integer) returns jsonb
 language sql
 immutable
 set search_path = ''
@@ -271,7 +271,7 @@ begin
   if (p_cursor_created_at is null) <> (p_cursor_id is null) then
     raise exception using errcode = 'PM008', message = 'Cursor needs both created_at and id';
   end if;
-  select coalesce(pg_catalog.jsonb_agg(public._payment_json(p) order by p.created_at desc, p.id desc), '[]'::jsonb)
+  select coalesce(pg_catalog.jsonb_agg(private._payment_json(p) order by p.created_at desc, p.id desc), '[]'::jsonb)
     into v_items
     from (
       select *
@@ -282,7 +282,7 @@ begin
       order by created_at desc, id desc
       limit v_limit + 1
     ) p;
-  return public._page(v_items, v_limit);
+  return private._page(v_items, v_limit);
 end
 $$;
 
@@ -302,15 +302,15 @@ security definer
 set search_path = ''
 as $$
 declare
-  v public.payment_logs := public._lock_payment(p_reference, p_fence);
+  v public.payment_logs := private._lock_payment(p_reference, p_fence);
   v_changed boolean := false;
 begin
   if v.state = 'pending' then
-    perform public._set_actor(p_actor, p_reason);
+    perform private._set_actor(p_actor, p_reason);
     update public.payment_logs set state = 'processing' where id = v.id returning * into v;
     v_changed := true;
   end if;
-  return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', public._payment_json(v));
+  return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', private._payment_json(v));
 end
 $$;
 
@@ -341,7 +341,7 @@ begin
   if p_to is null or p_expected_lock_version is null then
     raise exception using errcode = 'PM008', message = 'Target state and expected lock version are required';
   end if;
-  perform public._set_actor(p_actor, p_reason);
+  perform private._set_actor(p_actor, p_reason);
   update public.payment_logs
      set state = p_to,
          last_fence = greatest(last_fence, p_fence)
@@ -351,7 +351,7 @@ begin
      and (p_fence is null or last_fence is null or p_fence >= last_fence)
   returning * into v;
   if found then
-    return public._payment_json(v);
+    return private._payment_json(v);
   end if;
 
   select * into v from public.payment_logs where reference = p_reference;
@@ -377,13 +377,13 @@ $$;
 -- trigger functions are callable by the owner alone.
 -- -----------------------------------------------------------------------------
 revoke execute on function
-  public._iso(timestamptz),
-  public._payment_json(public.payment_logs),
-  public._set_actor(text, text),
-  public._page(jsonb, integer),
-  public._payment_state_guard(),
-  public._apply_fence(public.payment_logs, bigint),
-  public._lock_payment(text, bigint)
+  private._iso(timestamptz),
+  private._payment_json(public.payment_logs),
+  private._set_actor(text, text),
+  private._page(jsonb, integer),
+  private._payment_state_guard(),
+  private._apply_fence(public.payment_logs, bigint),
+  private._lock_payment(text, bigint)
   from public, anon, authenticated, service_role;
 
 revoke execute on function

@@ -119,7 +119,7 @@ begin
 
   -- Free, or its holder is presumed dead (stale lock): take it.
   if v_key.recovery_point = 'started' then
-    perform public._set_actor('api', 'initialize');
+    perform private._set_actor('api', 'initialize');
     insert into public.payment_logs (user_id, reference, idempotency_key, provider, amount, currency, email, metadata)
     values (p_user_id, 'pay-' || replace(gen_random_uuid()::text, '-', ''), p_idempotency_key, p_provider,
             p_amount, p_currency, p_email, v_metadata)
@@ -138,7 +138,7 @@ begin
     update public.idempotency_keys set locked_at = v_now, last_run_at = v_now where id = v_key.id;
     v_outcome := 'resumed';
   end if;
-  return pg_catalog.jsonb_build_object('outcome', v_outcome, 'payment', public._payment_json(v_payment));
+  return pg_catalog.jsonb_build_object('outcome', v_outcome, 'payment', private._payment_json(v_payment));
 end
 $$;
 
@@ -183,7 +183,7 @@ begin
   if v_key.payment_log_id is not null
     and (p_authorization_url is not null or p_access_code is not null or p_failure_reason is not null)
   then
-    perform public._set_actor('provider', p_failure_reason);
+    perform private._set_actor('provider', p_failure_reason);
     update public.payment_logs
        set authorization_url = coalesce(p_authorization_url, authorization_url),
            access_code = coalesce(p_access_code, access_code),

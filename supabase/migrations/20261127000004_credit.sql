@@ -21,7 +21,7 @@
 -- before the payment, so a duplicate delivery racing the credit cannot
 -- deadlock with it.
 -- -----------------------------------------------------------------------------
-create function public._lock_webhook_event(p_event_id uuid) returns void
+create function private._lock_webhook_event(p_event_id uuid) returns void
 language plpgsql
 volatile
 set search_path = ''
@@ -43,7 +43,7 @@ $$;
 -- every retry skip it and the user would never be credited. The first outcome
 -- recorded stays.
 -- -----------------------------------------------------------------------------
-create function public._finish_webhook_event(p_event_id uuid, p_outcome text) returns void
+create function private._finish_webhook_event(p_event_id uuid, p_outcome text) returns void
 language sql
 volatile
 set search_path = ''
@@ -88,9 +88,9 @@ begin
       errcode = 'PM008',
       message = format('Provider amount and an ISO 4217 currency are required, got %s %s', p_amount, p_currency);
   end if;
-  perform public._lock_webhook_event(p_webhook_event_id);
-  v := public._lock_payment(p_reference, p_fence);
-  perform public._set_actor(p_actor, p_reason);
+  perform private._lock_webhook_event(p_webhook_event_id);
+  v := private._lock_payment(p_reference, p_fence);
+  perform private._set_actor(p_actor, p_reason);
 
   if v.state in ('completed', 'refunded') then
     v_outcome := 'already_credited';
@@ -102,7 +102,7 @@ begin
     end if;
     v_failure := format('amount_mismatch: provider confirmed %s %s, expected %s %s',
                         p_amount, p_currency, v.amount, v.currency);
-    perform public._set_actor(p_actor, v_failure);
+    perform private._set_actor(p_actor, v_failure);
     update public.payment_logs
        set state = 'failed',
            failure_reason = v_failure,
@@ -140,9 +140,9 @@ begin
     v_outcome := 'credited';
   end if;
 
-  perform public._finish_webhook_event(p_webhook_event_id, v_outcome);
+  perform private._finish_webhook_event(p_webhook_event_id, v_outcome);
   return pg_catalog.jsonb_build_object(
-    'outcome', v_outcome, 'credited', v_outcome = 'credited', 'payment', public._payment_json(v));
+    'outcome', v_outcome, 'credited', v_outcome = 'credited', 'payment', private._payment_json(v));
 end
 $$;
 
@@ -171,10 +171,10 @@ begin
   if p_reason is null or p_reason = '' then
     raise exception using errcode = 'PM008', message = 'A failure reason is required';
   end if;
-  perform public._lock_webhook_event(p_webhook_event_id);
-  v := public._lock_payment(p_reference, p_fence);
+  perform private._lock_webhook_event(p_webhook_event_id);
+  v := private._lock_payment(p_reference, p_fence);
   if v.state in ('pending', 'processing') then
-    perform public._set_actor(p_actor, p_reason);
+    perform private._set_actor(p_actor, p_reason);
     update public.payment_logs
        set state = 'failed',
            failure_reason = p_reason,
@@ -183,8 +183,8 @@ begin
     returning * into v;
     v_changed := true;
   end if;
-  perform public._finish_webhook_event(p_webhook_event_id, case when v_changed then 'failed' else 'already_settled' end);
-  return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', public._payment_json(v));
+  perform private._finish_webhook_event(p_webhook_event_id, case when v_changed then 'failed' else 'already_settled' end);
+  return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', private._payment_json(v));
 end
 $$;
 
@@ -213,7 +213,7 @@ begin
     raise exception using errcode = 'PM008', message = 'Cursor needs both created_at and id';
   end if;
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-           'currency', w.currency, 'balance', w.balance, 'updated_at', public._iso(w.updated_at)) order by w.currency),
+           'currency', w.currency, 'balance', w.balance, 'updated_at', private._iso(w.updated_at)) order by w.currency),
          '[]'::jsonb)
     into v_balances
     from public.wallets w
@@ -227,7 +227,7 @@ begin
            'amount', t.amount,
            'currency', t.currency,
            'balance_after', t.balance_after,
-           'created_at', public._iso(t.created_at)) order by t.created_at desc, t.id desc), '[]'::jsonb)
+           'created_at', private._iso(t.created_at)) order by t.created_at desc, t.id desc), '[]'::jsonb)
     into v_items
     from (
       select *
@@ -239,13 +239,13 @@ begin
       limit v_limit + 1
     ) t
     left join public.payment_logs p on p.id = t.payment_log_id;
-  return pg_catalog.jsonb_build_object('balances', v_balances) || public._page(v_items, v_limit);
+  return pg_catalog.jsonb_build_object('balances', v_balances) || private._page(v_items, v_limit);
 end
 $$;
 
 revoke execute on function
-  public._lock_webhook_event(uuid),
-  public._finish_webhook_event(uuid, text)
+  private._lock_webhook_event(uuid),
+  private._finish_webhook_event(uuid, text)
   from public, anon, authenticated, service_role;
 
 revoke execute on function

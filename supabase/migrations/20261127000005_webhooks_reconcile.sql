@@ -50,33 +50,33 @@ begin
     select * into v from public.payment_logs where reference = v_event.reference;
     return pg_catalog.jsonb_build_object(
       'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true,
-      'payment', case when v.id is null then null else public._payment_json(v) end);
+      'payment', case when v.id is null then null else private._payment_json(v) end);
   end if;
 
   select * into v from public.payment_logs where reference = p_reference for update;
   if not found then
-    perform public._finish_webhook_event(v_event.id, 'unknown_reference');
+    perform private._finish_webhook_event(v_event.id, 'unknown_reference');
     return pg_catalog.jsonb_build_object(
       'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true, 'payment', null);
   end if;
 
   if v.state in ('completed', 'failed', 'refunded') then
-    perform public._finish_webhook_event(v_event.id, 'already_settled');
+    perform private._finish_webhook_event(v_event.id, 'already_settled');
     return pg_catalog.jsonb_build_object(
-      'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true, 'payment', public._payment_json(v));
+      'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true, 'payment', private._payment_json(v));
   end if;
 
   -- The caller holds the payment's lock: do mark_processing's work under the
   -- same fencing rule, in this transaction.
   if p_mark_processing then
-    v := public._apply_fence(v, p_fence);
+    v := private._apply_fence(v, p_fence);
     if v.state = 'pending' then
-      perform public._set_actor('webhook', p_event_type);
+      perform private._set_actor('webhook', p_event_type);
       update public.payment_logs set state = 'processing' where id = v.id returning * into v;
     end if;
   end if;
   return pg_catalog.jsonb_build_object(
-    'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', false, 'payment', public._payment_json(v));
+    'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', false, 'payment', private._payment_json(v));
 end
 $$;
 
@@ -100,7 +100,7 @@ as $$
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
            'reference', c.reference,
            'state', c.state,
-           'created_at', public._iso(c.created_at),
+           'created_at', private._iso(c.created_at),
            'age_seconds', floor(extract(epoch from now() - c.since))::bigint) order by c.since, c.reference),
          '[]'::jsonb)
   from (

@@ -122,7 +122,7 @@ Deno.test("row level security and privileges", async (t) => {
           );
         }
         await assertSqlState(
-          asRole(db, role, alice, (tx) => tx.query(`select public._lock_payment('${alicePayment.reference}', null)`)),
+          asRole(db, role, alice, (tx) => tx.query(`select private._lock_payment('${alicePayment.reference}', null)`)),
           "42501",
         );
       }
@@ -135,14 +135,31 @@ Deno.test("row level security and privileges", async (t) => {
         for (const [fn, args] of RPC_CALLS(fresh.reference, alice)) await tx.query(`select public.${fn}(${args})`);
       });
       for (const helper of ["_lock_payment(null, null)", "_iso(now())", "_set_actor('x', 'y')"]) {
-        await assertSqlState(asRole(db, "service_role", null, (tx) => tx.query(`select public.${helper}`)), "42501");
+        await assertSqlState(asRole(db, "service_role", null, (tx) => tx.query(`select private.${helper}`)), "42501");
+      }
+    });
+
+    await t.step("helpers live in the unexposed private schema, none in public", async () => {
+      const [row] = await db.query<{ n: number }>(
+        `select count(*)::int as n from pg_proc where pronamespace = 'public'::regnamespace and proname like '\\_%'`,
+      );
+      assert.equal(row!.n, 0);
+      const [priv] = await db.query<{ n: number }>(
+        `select count(*)::int as n from pg_proc where pronamespace = 'private'::regnamespace`,
+      );
+      assert.ok(priv!.n >= 10, `private schema holds ${priv!.n} helpers`);
+      for (const role of ["anon", "authenticated", "service_role"]) {
+        const [usage] = await db.query<{ ok: boolean }>(`select has_schema_privilege($1, 'private', 'usage') as ok`, [
+          role,
+        ]);
+        assert.equal(usage!.ok, false, `${role} has usage on private`);
       }
     });
 
     await t.step("every public function is security definer with an empty search_path", async () => {
       const rows = await db.query<{ proname: string; prosecdef: boolean; proconfig: string[] | null }>(
         `select proname, prosecdef, proconfig from pg_proc
-          where pronamespace = 'public'::regnamespace and proname not like '\\_%'`,
+          where pronamespace = 'public'::regnamespace`,
       );
       assert.equal(rows.length, RPC_CALLS("", "").length);
       for (const row of rows) {
