@@ -4,6 +4,12 @@
  * fetched once and cached by jose. `alg: none` and any algorithm not listed
  * are refused by jose before a signature is even looked at.
  *
+ * Beyond the signature, two claims are checked here, once for every route:
+ * `exp` is required (a token that never expires is a credential that can
+ * never be revoked; GoTrue and Supabase's API keys always carry one), and
+ * `sub`, when present, must be a UUID (GoTrue's user ids are; anything else
+ * would reach the database as a malformed `uuid` and fail there as a 500).
+ *
  * @module
  */
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
@@ -35,12 +41,21 @@ export interface JwtVerifierOptions {
 export interface JwtVerifier {
   /**
    * Verifies `token` and returns its principal.
-   * @throws {AppError} `invalid_token` for a malformed, unsigned, wrongly signed or expired token
+   * @throws {AppError} `invalid_token` for a malformed, unsigned, wrongly signed, expired or
+   *   never-expiring token, and for one whose `sub` is not a UUID
    */
   verify(token: string, options?: { audience?: string }): Promise<Principal>;
 }
 
 const ASYMMETRIC = ["ES256", "RS256", "EdDSA"];
+
+/** A UUID in its canonical text form, as GoTrue writes user ids. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `value` is a UUID in canonical form (8-4-4-4-12 hex digits). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}
 
 /**
  * Creates a verifier. At least one of `secret` and `jwksUrl` must be given.
@@ -70,20 +85,29 @@ export function createJwtVerifier(
       } catch {
         throw new AppError("invalid_token", { detail: "Malformed token" });
       }
-      const options = { clockTolerance: clockToleranceSeconds, ...(audience ? { audience } : {}) };
+      const options = {
+        clockTolerance: clockToleranceSeconds,
+        requiredClaims: ["exp"],
+        ...(audience ? { audience } : {}),
+      };
       try {
         const { payload } = alg === "HS256" && key
           ? await jwtVerify(token, key, { ...options, algorithms: ["HS256"] })
           : jwks && alg && ASYMMETRIC.includes(alg)
           ? await jwtVerify(token, jwks, { ...options, algorithms: ASYMMETRIC })
           : _refuse(alg);
+        if (payload.sub !== undefined && !isUuid(payload.sub)) {
+          throw new AppError("invalid_token", { detail: "Token subject (sub) is not a user id" });
+        }
         const role = typeof payload.role === "string" ? payload.role : "";
-        return { userId: typeof payload.sub === "string" ? payload.sub : "", role, claims: payload };
+        return { userId: payload.sub ?? "", role, claims: payload };
       } catch (error) {
         if (error instanceof AppError) throw error;
-        const code = (error as { code?: string }).code;
+        const { code, claim } = error as { code?: string; claim?: string };
         const detail = code === "ERR_JWT_EXPIRED"
           ? "Token expired"
+          : code === "ERR_JWT_CLAIM_VALIDATION_FAILED" && claim === "exp"
+          ? "Token has no valid expiry (exp)"
           : code === "ERR_JWT_CLAIM_VALIDATION_FAILED"
           ? "Token claims are not acceptable"
           : "Token signature or format is invalid";

@@ -5,7 +5,8 @@ import { signDevToken } from "../../src/auth/dev_token.ts";
 import { DEV_JWT_SECRET } from "../../src/config.ts";
 import { AppError } from "../../src/errors.ts";
 
-const user = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+const USER = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+const user = USER;
 
 async function rejects(p: Promise<unknown>, detail: RegExp) {
   await assert.rejects(
@@ -31,6 +32,39 @@ Deno.test("JWT verifier", async (t) => {
       verifier.verify(await signDevToken({ secret: DEV_JWT_SECRET, userId: user, issuedAt: old })),
       /expired/,
     );
+  });
+
+  const sign = (claims: Record<string, unknown>, build: (jwt: SignJWT) => SignJWT = (jwt) => jwt) =>
+    build(new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }))
+      .sign(new TextEncoder().encode(DEV_JWT_SECRET));
+
+  await t.step("refuses a correctly signed token without exp, user and service role alike", async () => {
+    const user = await sign({ role: "authenticated", aud: "authenticated", sub: USER }, (jwt) => jwt.setIssuedAt());
+    await rejects(verifier.verify(user, { audience: "authenticated" }), /expiry/);
+    await rejects(verifier.verify(await sign({ role: "service_role" })), /expiry/);
+  });
+
+  await t.step("refuses an exp that is not a number", async () => {
+    await rejects(verifier.verify(await sign({ role: "service_role", exp: "never" })), /expiry/);
+  });
+
+  await t.step("refuses a sub that is not a UUID (36 dashes, a name, a number)", async () => {
+    for (const sub of ["-".repeat(36), "admin", 42, "6f1c2d3e4a5b4c6d8e9f0a1b2c3d4e5f", `${USER}x`]) {
+      const token = await sign(
+        { role: "authenticated", aud: "authenticated", sub },
+        (jwt) => jwt.setExpirationTime("1h"),
+      );
+      await rejects(verifier.verify(token, { audience: "authenticated" }), /sub/);
+      await rejects(verifier.verify(token), /sub/);
+    }
+  });
+
+  await t.step("accepts a token without sub (service-role keys) and upper-case UUIDs", async () => {
+    const service = await verifier.verify(await signDevToken({ secret: DEV_JWT_SECRET, role: "service_role" }));
+    assert.equal(service.userId, "");
+    assert.equal(service.role, "service_role");
+    const upper = await verifier.verify(await signDevToken({ secret: DEV_JWT_SECRET, userId: USER.toUpperCase() }));
+    assert.equal(upper.userId, USER.toUpperCase());
   });
 
   await t.step("refuses a token signed with another key", async () => {

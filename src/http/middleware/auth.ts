@@ -6,7 +6,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app_env.ts";
-import type { JwtVerifier } from "../../auth/jwt_verifier.ts";
+import { isUuid, type JwtVerifier } from "../../auth/jwt_verifier.ts";
 import { AppError } from "../../errors.ts";
 import { timingSafeEqualText } from "../../auth/timing_safe_equal.ts";
 
@@ -23,12 +23,13 @@ export interface RequireUserOptions {
 
 /**
  * Admits a signed-in user: a valid token with `aud` and `role`
- * `authenticated` and a `sub`. Sets `principal`.
+ * `authenticated` and a `sub` (the verifier has already refused a `sub` that
+ * is not a UUID). Sets `principal`.
  */
 export function requireUser({ verifier }: RequireUserOptions): MiddlewareHandler<AppEnv> {
   return async function requireUserMiddleware(c, next) {
     const principal = await verifier.verify(_bearer(c.req.header("authorization")), { audience: "authenticated" });
-    if (principal.role !== "authenticated" || !/^[0-9a-f-]{36}$/i.test(principal.userId)) {
+    if (principal.role !== "authenticated" || !isUuid(principal.userId)) {
       throw new AppError("invalid_token", { detail: "Token is not a signed-in user's access token" });
     }
     c.set("principal", principal);
