@@ -209,7 +209,8 @@ create index refund_requests_payment_idx on public.refund_requests (payment_refe
 -- -----------------------------------------------------------------------------
 -- Row level security. Supabase's default privileges grant everything on new
 -- tables to anon and authenticated; take writes away from both, and let a
--- signed-in user read only their own money rows. service_role bypasses RLS.
+-- signed-in user read only their own money rows, and of those only the
+-- columns the HTTP API shows them. service_role bypasses RLS.
 -- -----------------------------------------------------------------------------
 alter table public.wallets enable row level security;
 alter table public.payment_logs enable row level security;
@@ -223,7 +224,22 @@ revoke all on table
   public.idempotency_keys, public.webhook_events, public.refund_requests
   from anon, authenticated;
 
-grant select on table public.wallets, public.payment_logs, public.sms_transactions to authenticated;
+-- Column grants, not table grants: the table API (`/rest/v1/<table>`) would
+-- otherwise hand a user the internals of their own rows (provider payload,
+-- access code, idempotency keys, fencing tokens, ids of other tables). Each
+-- list is exactly what the HTTP API shows: paymentView (GET
+-- /v1/payments/:reference), the balances and ledger entries of GET
+-- /v1/wallet. Selecting any other column (or `*`) is 42501. RLS policies may
+-- still use user_id: a policy's own column references need no grant. A new
+-- column is private until it is added here.
+grant select (
+  reference, state, amount, currency, provider, email, metadata, authorization_url,
+  refunded_amount, failure_reason, lock_version, state_transitions,
+  processing_started_at, processing_completed_at, created_at, updated_at
+) on table public.payment_logs to authenticated;
+grant select (currency, balance, updated_at) on table public.wallets to authenticated;
+grant select (id, reference, type, amount, currency, balance_after, created_at)
+  on table public.sms_transactions to authenticated;
 
 -- `(select auth.uid())` is evaluated once per statement, not once per row.
 create policy "Users read their own wallets" on public.wallets

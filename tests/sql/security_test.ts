@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlClient, SqlSession } from "../../src/db/sql_client.ts";
 import { assertSqlState, inRollback, newPayment, newUserId, rpc } from "./sql_test_kit.ts";
+import { paymentView } from "../../src/http/payment_view.ts";
+import type { Payment } from "../../src/store/payment_store.ts";
 
 const TABLES = ["wallets", "payment_logs", "sms_transactions", "idempotency_keys", "webhook_events", "refund_requests"];
 
@@ -29,6 +31,17 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
   ["purge_idempotency_keys", ``],
   ["ping", ``],
 ];
+
+/**
+ * What `authenticated` may select of its own rows: exactly what the HTTP API
+ * shows (paymentView; the balances and ledger entries of GET /v1/wallet,
+ * where payment_reference comes from a join, not a column).
+ */
+const PUBLIC_COLUMNS: Record<string, string[]> = {
+  payment_logs: Object.keys(paymentView({} as Payment)).sort(),
+  wallets: ["balance", "currency", "updated_at"],
+  sms_transactions: ["amount", "balance_after", "created_at", "currency", "id", "reference", "type"],
+};
 
 function asRole<T>(db: SqlClient, role: string, sub: string | null, fn: (tx: SqlSession) => Promise<T>): Promise<T> {
   return inRollback(db, async (tx) => {
@@ -63,17 +76,109 @@ Deno.test("row level security and privileges", async (t) => {
       await asRole(db, "authenticated", alice, async (tx) => {
         const payments = await tx.query<{ reference: string }>("select reference from public.payment_logs");
         assert.deepEqual(payments.map((r) => r.reference), [alicePayment.reference]);
-        const wallets = await tx.query<{ user_id: string; balance: string }>(
-          "select user_id, balance from public.wallets",
+        const wallets = await tx.query<{ currency: string; balance: string }>(
+          "select currency, balance from public.wallets",
         );
-        assert.deepEqual(wallets, [{ user_id: alice, balance: "1000" }]);
-        const ledger = await tx.query<{ user_id: string }>("select user_id from public.sms_transactions");
-        assert.deepEqual(ledger.map((r) => r.user_id), [alice]);
+        assert.deepEqual(wallets, [{ currency: "NGN", balance: "1000" }]);
+        const ledger = await tx.query<{ amount: string }>("select amount from public.sms_transactions");
+        assert.deepEqual(ledger.map((r) => r.amount), ["1000"]);
       });
       await asRole(db, "authenticated", bob, async (tx) => {
         const payments = await tx.query<{ reference: string }>("select reference from public.payment_logs");
         assert.deepEqual(payments.map((r) => r.reference), [bobPayment.reference]);
+        const ledger = await tx.query<{ amount: string }>("select amount from public.sms_transactions");
+        assert.deepEqual(ledger.map((r) => r.amount), ["2000"]);
       });
+    });
+
+    await t.step("authenticated may select exactly the columns the API shows, no table-wide select", async () => {
+      for (const [table, expected] of Object.entries(PUBLIC_COLUMNS)) {
+        const [table_wide] = await db.query<{ ok: boolean }>(
+          "select has_table_privilege('authenticated', $1, 'select') as ok",
+          [`public.${table}`],
+        );
+        assert.equal(table_wide!.ok, false, `table-wide select on ${table}`);
+        const granted = await db.query<{ column_name: string }>(
+          `select column_name from information_schema.column_privileges
+            where grantee = 'authenticated' and table_schema = 'public' and table_name = $1
+              and privilege_type = 'SELECT' order by column_name`,
+          [table],
+        );
+        assert.deepEqual(granted.map((r) => r.column_name), expected, table);
+      }
+      for (const role of ["anon", "authenticated"]) {
+        const [other] = await db.query<{ n: number }>(
+          `select count(*)::int as n from information_schema.column_privileges
+            where grantee = $1 and table_schema = 'public' and privilege_type <> 'SELECT'`,
+          [role],
+        );
+        assert.equal(other!.n, 0, `${role} holds no column privilege but select`);
+      }
+    });
+
+    await t.step("selecting an internal column (or *) of one's own rows is 42501", async () => {
+      const internal: Record<string, string[]> = {
+        payment_logs: [
+          "provider_payload",
+          "access_code",
+          "idempotency_key",
+          "last_fence",
+          "id",
+          "user_id",
+          "provider_payload->>'status'",
+          "*",
+        ],
+        wallets: ["id", "user_id", "lock_version", "*"],
+        sms_transactions: ["idempotency_key", "payment_log_id", "wallet_id", "user_id", "*"],
+      };
+      for (const [table, columns] of Object.entries(internal)) {
+        for (const column of columns) {
+          await assertSqlState(
+            asRole(db, "authenticated", alice, (tx) => tx.query(`select ${column} from public.${table}`)),
+            "42501",
+          );
+        }
+        // A filter or an order on an internal column needs the privilege too.
+        await assertSqlState(
+          asRole(
+            db,
+            "authenticated",
+            alice,
+            (tx) => tx.query(`select count(*) from public.${table} where user_id = $1`, [alice]),
+          ),
+          "42501",
+        );
+      }
+    });
+
+    await t.step("the public columns are readable, for the owner's rows only", async () => {
+      for (const [table, columns] of Object.entries(PUBLIC_COLUMNS)) {
+        const mine = await asRole(
+          db,
+          "authenticated",
+          alice,
+          (tx) => tx.query(`select ${columns.join(", ")} from public.${table}`),
+        );
+        assert.equal(mine.length, 1, table);
+        assert.deepEqual(Object.keys(mine[0]!).sort(), columns);
+        const stranger = await asRole(
+          db,
+          "authenticated",
+          newUserId(),
+          (tx) => tx.query(`select ${columns.join(", ")} from public.${table}`),
+        );
+        assert.deepEqual(stranger, [], `${table} rows of others stay hidden`);
+      }
+      const [payment] = await asRole(
+        db,
+        "authenticated",
+        alice,
+        (tx) =>
+          tx.query<{ reference: string; amount: string; state: string }>(
+            "select reference, amount, state from public.payment_logs",
+          ),
+      );
+      assert.deepEqual(payment, { reference: alicePayment.reference, amount: "1000", state: "completed" });
     });
 
     await t.step("an authenticated user cannot read the service tables", async () => {
