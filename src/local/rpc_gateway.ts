@@ -17,7 +17,9 @@
  * 2. `set_config(…, true)` of `search_path`, `role` (the JWT's `role`
  *    claim, i.e. `SET LOCAL ROLE`), `request.jwt.claims`,
  *    `request.method`, `request.path`, `request.headers`,
- *    `request.cookies`;
+ *    `request.cookies` — but only for a role the authenticator may assume
+ *    (`allowedRoles`); any other role is refused before anything is set,
+ *    with the error Postgres gives PostgREST (see {@linkcode RpcGatewayOptions.allowedRoles});
  * 3. the call, with the JSON rendered by Postgres; with
  *    `Accept: application/vnd.pgrst.object+json` anything but one row rolls
  *    the transaction back and answers 406 PGRST116.
@@ -56,7 +58,7 @@
  *
  * @module
  */
-import { type SqlClient, SqlError } from "../db/sql_client.ts";
+import { type SqlClient, SqlError, type SqlSession } from "../db/sql_client.ts";
 import {
   ApiError,
   connectionError,
@@ -92,6 +94,28 @@ export interface RpcGatewayOptions {
   extraSearchPath?: string[];
   /** Role of requests without a token. @default "anon" */
   anonRole?: string;
+  /**
+   * The roles a request may run as: the roles granted to PostgREST's
+   * `authenticator` (Supabase grants it exactly anon, authenticated and
+   * service_role). The gateway itself connects as whatever `db` logs in as
+   * (often a superuser), so without this check a validly signed token naming
+   * `postgres` or `root` would run as that role. Keep `anonRole` in the set.
+   *
+   * A role outside the set is answered as PostgREST answers it, because there
+   * the refusal comes from Postgres when the authenticator runs
+   * `set_config('role', …, true)` (checked against Postgres 15 as a
+   * non-superuser authenticator, and PostgREST's `mapSQLtoHTTP` in
+   * `src/PostgREST/Error.hs`):
+   * - a role that exists but is not granted: SQLSTATE 42501 `permission
+   *   denied to set role "<role>"`, details and hint null (PostgREST issue
+   *   #2779 shows this body), status 403 (401 with `WWW-Authenticate: Bearer`
+   *   would apply only to the anonymous role);
+   * - a role that does not exist: SQLSTATE 22023 `role "<role>" does not
+   *   exist`, status 401 with `WWW-Authenticate: Bearer` (PostgREST issue
+   *   #3601, fixed by PR #4081: "Return 401 for JWT with invalid role").
+   * @default ["anon", "authenticated", "service_role"]
+   */
+  allowedRoles?: readonly string[];
   /** Transaction attempts on 40001/40P01, the first included. @default 3 */
   maxAttempts?: number;
   /** The clock JWT time claims are checked against. @default () => new Date() */
@@ -111,6 +135,9 @@ export interface RpcGateway {
   /** Refuses new requests (503) and waits for those in flight. Does not close `db`. */
   close(): Promise<void>;
 }
+
+/** The roles Supabase grants to `authenticator`. */
+const DEFAULT_ALLOWED_ROLES = ["anon", "authenticated", "service_role"] as const;
 
 /** Methods PostgREST accepts on `/rpc/:fn`. */
 const RPC_METHODS = new Set(["GET", "HEAD", "POST"]);
@@ -141,6 +168,7 @@ export function createRpcGateway(options: RpcGatewayOptions): RpcGateway {
     maxAttempts = 3,
     clock = () => new Date(),
   } = options;
+  const allowedRoles: ReadonlySet<string> = new Set(options.allowedRoles ?? DEFAULT_ALLOWED_ROLES);
   if (schemas.length === 0) throw new TypeError("Cannot create the RPC gateway: no schema is exposed");
   const secret = new TextEncoder().encode(options.jwtSecret);
   let cache: Promise<SchemaCache> | null = null;
@@ -173,7 +201,7 @@ export function createRpcGateway(options: RpcGatewayOptions): RpcGateway {
       const loaded = await schemaCache().catch(() => Promise.reject(schemaCacheUnavailable()));
       const routine = findRoutine(loaded, { schema, name, keys: args.keys, jsonPost: post });
       const row = await withTransactionRetry(
-        () => _runCall({ db, request, auth, schema, extraSearchPath, routine, args, media }),
+        () => _runCall({ db, request, auth, allowedRoles, schema, extraSearchPath, routine, args, media }),
         { maxAttempts },
       );
       return rpcResponse({ row, routine, media, head, count, profile: negotiated ? schema : null });
@@ -254,6 +282,7 @@ interface _CallInit {
   db: SqlClient;
   request: Request;
   auth: AuthResult;
+  allowedRoles: ReadonlySet<string>;
   schema: string;
   extraSearchPath: readonly string[];
   routine: Routine;
@@ -262,7 +291,9 @@ interface _CallInit {
 }
 
 /** One attempt: a whole transaction, safe to re-run after a rollback. */
-function _runCall({ db, request, auth, schema, extraSearchPath, routine, args, media }: _CallInit): Promise<CallRow> {
+function _runCall(
+  { db, request, auth, allowedRoles, schema, extraSearchPath, routine, args, media }: _CallInit,
+): Promise<CallRow> {
   const readOnly = request.method !== "POST" || routine.volatility !== "volatile";
   const settings = requestSettingsStatement({
     schema,
@@ -278,6 +309,7 @@ function _runCall({ db, request, auth, schema, extraSearchPath, routine, args, m
     // Explicit, like PostgREST's BEGIN ISOLATION LEVEL READ COMMITTED, so a
     // database whose default isolation differs still behaves like Supabase.
     await tx.query("set transaction isolation level read committed");
+    if (!allowedRoles.has(auth.role)) throw await _roleRefusal(tx, auth.role);
     await tx.query(settings.text, settings.params);
     const [row] = await tx.query<CallRow>(call.text, call.params);
     if (!row) throw new Error("The call statement returned no row");
@@ -285,6 +317,22 @@ function _runCall({ db, request, auth, schema, extraSearchPath, routine, args, m
     if (media.kind === "object" && row.page_total !== 1) throw singularityError(row.page_total);
     return row;
   }, { readOnly });
+}
+
+/**
+ * What Postgres answers an authenticator that tries to `SET ROLE` to a role
+ * not granted to it (see {@linkcode RpcGatewayOptions.allowedRoles}): 42501
+ * when the role exists, 22023 when it does not. Mapped to HTTP like any
+ * database error, so the status (403 or 401) follows PostgREST's table.
+ */
+async function _roleRefusal(tx: SqlSession, role: string): Promise<SqlError> {
+  const [row] = await tx.query<{ exists: boolean }>(
+    "select exists (select 1 from pg_catalog.pg_roles where rolname = $1) as exists",
+    [role],
+  );
+  return row?.exists
+    ? new SqlError("42501", `permission denied to set role "${role}"`, null, null)
+    : new SqlError("22023", `role "${role}" does not exist`, null, null);
 }
 
 /** The function name of `/rest/v1/rpc/<fn>`. */

@@ -4,6 +4,7 @@
  * with raw HTTP and through supabase-js `.rpc()`.
  */
 import assert from "node:assert/strict";
+import { createClient } from "@supabase/supabase-js";
 import { type Fixture, JWT_SECRET, postJson, signToken, startFixture, USER_ID } from "./rpc_gateway_fixture.ts";
 import { serveRpcGateway } from "../../src/local/rpc_gateway.ts";
 
@@ -664,6 +665,70 @@ Deno.test("RPC gateway: errors", (t) =>
       const res = await f.request("request_context", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
       const body = await assertError(res, 401, "22023");
       assert.equal(body.message, 'role "no_such_role" does not exist');
+      assert.equal(res.headers.get("www-authenticate"), "Bearer");
+    });
+
+    await t.step(
+      "a signed token naming a role not granted to the authenticator (root, postgres) is 403 42501",
+      async () => {
+        const before = await count(f, "select count(*) from ledger");
+        for (const role of ["root", "postgres", "authenticator"]) {
+          const token = await signToken({ role, sub: USER_ID });
+          const headers = { Authorization: `Bearer ${token}` };
+          // What Postgres answers PostgREST's authenticator, body for body (PostgREST issue #2779).
+          for (
+            const res of [
+              await f.request("request_context", { method: "POST", headers }),
+              await f.request("request_context", { headers }),
+            ]
+          ) {
+            assert.equal(res.headers.get("www-authenticate"), null);
+            assert.deepEqual(await assertError(res, 403, "42501"), {
+              code: "42501",
+              message: `permission denied to set role "${role}"`,
+              details: null,
+              hint: null,
+            });
+          }
+          // The function never runs: a write as that role does not land.
+          await assertError(await f.request("record_note", postJson({ note: `as ${role}` }, headers)), 403, "42501");
+          // Through supabase-js, with the token as the apikey too.
+          const client = createClient(f.url, token, {
+            auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+          });
+          const { data, error, status } = await client.rpc("request_context");
+          assert.equal(status, 403);
+          assert.equal(data, null);
+          assert.equal(error?.code, "42501");
+          assert.equal(error?.message, `permission denied to set role "${role}"`);
+          const apikeyOnly = await f.request("request_context", { method: "POST", headers: { apikey: token } });
+          await assertError(apikeyOnly, 403, "42501");
+        }
+        assert.equal(await count(f, "select count(*) from ledger"), before);
+      },
+    );
+
+    await t.step("the set of roles is an option; a role left out is refused like any other", async () => {
+      const narrow = await serveRpcGateway({
+        db: f.db,
+        jwtSecret: JWT_SECRET,
+        port: 0,
+        allowedRoles: ["anon", "authenticated"],
+      });
+      try {
+        const call = (token: string) =>
+          fetch(`${narrow.url}/rest/v1/rpc/request_context`, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${token}` },
+          });
+        const service = await assertError(await call(f.keys.serviceRole), 403, "42501");
+        assert.equal(service.message, 'permission denied to set role "service_role"');
+        assert.equal(JSON.parse(await assertOk(await call(f.keys.user))).role, "authenticated");
+        const anon = await fetch(`${narrow.url}/rest/v1/rpc/request_context`, { method: "POST" });
+        assert.equal(JSON.parse(await assertOk(anon)).role, "anon");
+      } finally {
+        await narrow.close();
+      }
     });
   }));
 
@@ -698,6 +763,18 @@ Deno.test("RPC gateway: PGlite engine", (t) =>
       assert.equal((data as { uid: string }).uid, USER_ID);
       const [row] = await f.db.query<{ role: string }>("select current_user as role");
       assert.notEqual(row?.role, "authenticated");
+    });
+
+    await t.step("a token naming PGlite's superuser (postgres) is 403 42501, an unknown role 401 22023", async () => {
+      const superuser = await signToken({ role: "postgres" });
+      const res = await f.request("request_context", postJson({}, { Authorization: `Bearer ${superuser}` }));
+      assert.equal((await assertError(res, 403, "42501")).message, 'permission denied to set role "postgres"');
+      const unknown = await signToken({ role: "ghost" });
+      await assertError(
+        await f.request("request_context", postJson({}, { Authorization: `Bearer ${unknown}` })),
+        401,
+        "22023",
+      );
     });
 
     await t.step("void 204, READ ONLY GET → 405, object Accept 406 with rollback", async () => {
