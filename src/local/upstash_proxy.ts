@@ -8,8 +8,23 @@
  *
  * Status codes: 200 success (and every /pipeline, /multi-exec whose items ran),
  * 400 a Redis error reply or a malformed/refused command, 401 bad token,
- * 404/405 wrong endpoint or method, 503 Redis unreachable (the request may
- * not have run), 500 a proxy bug. Every body is JSON.
+ * 403 a browser request from an origin not explicitly allowed, 404/405 wrong
+ * endpoint or method, 503 Redis unreachable (the request may not have run),
+ * 500 a proxy bug. Every body is JSON.
+ *
+ * Browsers: the dev token is public (it is in the source), so any web page
+ * could otherwise drive the developer's Redis with cross-site requests, e.g. a
+ * form or `fetch(..., { mode: "no-cors" })` POST to `http://127.0.0.1:8079`,
+ * which needs no preflight. Every request that carries an `Origin` header is
+ * refused (403) unless that origin is listed in `allowedOrigins` (none by
+ * default; server-side clients such as `@upstash/redis` in Deno send no
+ * `Origin`). A browser request without `Origin` (a navigation, an `<img>`)
+ * still carries `Sec-Fetch-Site`: anything but `none` (typed by the user) is
+ * refused the same way, `same-origin` included, since this server has no page
+ * of its own and a same-origin request can only come from DNS rebinding. CORS
+ * preflights (`OPTIONS`) are answered only for allowed origins, and their
+ * responses carry `Access-Control-Allow-Origin`. Upstash itself answers CORS
+ * for any origin; the stand-in deliberately does not.
  *
  * Replies are read from Redis as raw Buffers (no ioredis reply transformers,
  * no string decoding), so RESP2 shapes and binary values reach the client
@@ -31,6 +46,14 @@ export interface UpstashProxyOptions {
    * @default 2000
    */
   connectTimeoutMs?: number;
+  /**
+   * Browser origins (`scheme://host[:port]`, compared exactly after URL
+   * normalisation) whose requests are served, with CORS headers. Any other
+   * request that carries `Origin` (or a `Sec-Fetch-Site` other than `none`)
+   * is refused with 403.
+   * @default [] (no browser may call the proxy)
+   */
+  allowedOrigins?: readonly string[];
 }
 
 /** An Upstash-REST-compatible request handler over one Redis. */
@@ -71,6 +94,9 @@ type JsonReply = string | number | null | JsonReply[];
 
 /** The error text Upstash answers with on a missing or wrong token. */
 const UNAUTHORIZED = "Unauthorized: missing or invalid bearer token";
+
+/** How long a browser may cache a preflight answer, in seconds. */
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
 /**
  * Commands the REST model cannot carry: one HTTP request is one exchange on a
@@ -233,6 +259,49 @@ function _timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** `scheme://host[:port]` of a configured origin, as browsers serialise `Origin`. */
+function _normaliseOrigin(origin: string): string {
+  if (origin === "null") return origin;
+  try {
+    return new URL(origin).origin;
+  } catch {
+    throw new TypeError(`allowedOrigins: not an origin: ${origin}`);
+  }
+}
+
+/**
+ * Why a browser request is refused, or undefined when it may proceed: an
+ * `Origin` not in `allowed`, or no `Origin` but a `Sec-Fetch-Site` other than
+ * `none` (a cross-site or same-site navigation, image or other no-cors GET).
+ */
+function _browserRefusal(req: Request, allowed: ReadonlySet<string>): string | undefined {
+  const origin = req.headers.get("origin");
+  if (origin !== null) return allowed.has(origin) ? undefined : `Forbidden: origin ${origin} is not allowed`;
+  const site = req.headers.get("sec-fetch-site");
+  if (site !== null && site.toLowerCase() !== "none") return `Forbidden: ${site} browser request`;
+  return undefined;
+}
+
+/** Adds the CORS headers of an allowed `origin` to `res`. */
+function _withCors(res: Response, origin: string): Response {
+  res.headers.set("access-control-allow-origin", origin);
+  res.headers.set("access-control-expose-headers", "upstash-sync-token");
+  res.headers.append("vary", "Origin");
+  return res;
+}
+
+/** The answer to a CORS preflight from an allowed origin. */
+function _preflight(req: Request): Response {
+  const headers = new Headers({
+    "access-control-allow-methods": "POST",
+    "access-control-max-age": String(PREFLIGHT_MAX_AGE_SECONDS),
+    "upstash-sync-token": crypto.randomUUID(),
+  });
+  const requested = req.headers.get("access-control-request-headers");
+  if (requested) headers.set("access-control-allow-headers", requested);
+  return new Response(null, { status: 204, headers });
+}
+
 function _authorized(req: Request, url: URL, token: string): boolean {
   const header = req.headers.get("authorization");
   const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
@@ -262,7 +331,10 @@ function _authorized(req: Request, url: URL, token: string): boolean {
  * await proxy.close();
  * ```
  */
-export function createUpstashProxy({ redisUrl, token, connectTimeoutMs = 2000 }: UpstashProxyOptions): UpstashProxy {
+export function createUpstashProxy(
+  { redisUrl, token, connectTimeoutMs = 2000, allowedOrigins = [] }: UpstashProxyOptions,
+): UpstashProxy {
+  const origins: ReadonlySet<string> = new Set(allowedOrigins.map(_normaliseOrigin));
   const redisOptions = {
     lazyConnect: true,
     connectTimeout: connectTimeoutMs,
@@ -399,14 +471,26 @@ export function createUpstashProxy({ redisUrl, token, connectTimeoutMs = 2000 }:
     }
   }
 
+  async function respond(req: Request): Promise<Response> {
+    try {
+      return await handle(req);
+    } catch (error) {
+      if (error instanceof _HttpError) return _json(error.status, { error: error.message });
+      return _json(500, { error: `ERR internal proxy error: ${_errorText(error)}` });
+    }
+  }
+
   return {
     async fetch(req: Request): Promise<Response> {
-      try {
-        return await handle(req);
-      } catch (error) {
-        if (error instanceof _HttpError) return _json(error.status, { error: error.message });
-        return _json(500, { error: `ERR internal proxy error: ${_errorText(error)}` });
+      // Before anything else, the token included: a refused page learns nothing.
+      const refusal = _browserRefusal(req, origins);
+      if (refusal) return _json(403, { error: refusal });
+      const origin = req.headers.get("origin");
+      if (origin === null) return await respond(req);
+      if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
+        return _withCors(_preflight(req), origin);
       }
+      return _withCors(await respond(req), origin);
     },
     async close(): Promise<void> {
       closed = true;

@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 import { Redis as IORedis } from "ioredis";
 import { Redis } from "@upstash/redis";
 import { Lock } from "@upstash/lock";
-import { createUpstashProxy, serveUpstashProxy } from "../../src/local/upstash_proxy.ts";
+import { createUpstashProxy, serveUpstashProxy, type UpstashProxyOptions } from "../../src/local/upstash_proxy.ts";
 
 const REDIS_URL = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
 const SERVICES_REQUIRED = Deno.env.get("REQUIRE_SERVICES") === "1";
@@ -60,16 +60,23 @@ interface Fixture {
   admin: IORedis;
   /** Paths of every HTTP request the proxy received. */
   requests: string[];
-  post(path: string, body: unknown, init?: { token?: string | null; base64?: boolean }): Promise<Response>;
+  post(
+    path: string,
+    body: unknown,
+    init?: { token?: string | null; base64?: boolean; headers?: Record<string, string> },
+  ): Promise<Response>;
   client(options?: { enableAutoPipelining?: boolean }): Redis;
 }
 
-async function withProxy(fn: (fx: Fixture) => Promise<void>): Promise<void> {
+async function withProxy(
+  fn: (fx: Fixture) => Promise<void>,
+  options: Partial<UpstashProxyOptions> = {},
+): Promise<void> {
   // Only reached when Redis is down if REQUIRE_SERVICES=1: fail at once instead of timing out.
   if (!REDIS_UP) throw new Error(`Redis at ${REDIS_URL} is unreachable and REQUIRE_SERVICES=1`);
   const token = `tok_${crypto.randomUUID()}`;
   const prefix = `test:proxy:${crypto.randomUUID()}`;
-  const proxy = createUpstashProxy({ redisUrl: REDIS_URL, token });
+  const proxy = createUpstashProxy({ redisUrl: REDIS_URL, token, ...options });
   const requests: string[] = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
     requests.push(new URL(req.url).pathname);
@@ -88,6 +95,7 @@ async function withProxy(fn: (fx: Fixture) => Promise<void>): Promise<void> {
       const presented = init.token === undefined ? token : init.token;
       if (presented !== null) headers.authorization = `Bearer ${presented}`;
       if (init.base64) headers["upstash-encoding"] = "base64";
+      Object.assign(headers, init.headers);
       return fetch(`${url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
     },
     client(options = {}) {
@@ -132,7 +140,8 @@ const forLock = (redis: Redis) => redis as unknown as ConstructorParameters<type
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
-const test = (name: string, fn: (fx: Fixture) => Promise<void>) => Deno.test({ name, ignore, fn: () => withProxy(fn) });
+const test = (name: string, fn: (fx: Fixture) => Promise<void>, options: Partial<UpstashProxyOptions> = {}) =>
+  Deno.test({ name, ignore, fn: () => withProxy(fn, options) });
 
 // ---------------------------------------------------------------- POST /
 
@@ -257,6 +266,113 @@ test("auth: missing or wrong bearer token → 401 JSON; ?_token= is accepted", a
   const badQuery = await fetch(`${fx.url}/?_token=wrong`, { method: "POST", body: JSON.stringify(["PING"]) });
   await json(badQuery, 401);
 });
+
+// ---------------------------------------------------------------- browsers
+
+test("a browser request from a foreign origin is refused with 403 JSON before anything runs", async (fx) => {
+  const key = `${fx.prefix}:csrf`;
+  const evil = { origin: "https://evil.example" };
+  for (
+    const [path, body] of [
+      ["/", ["SET", key, "pwned"]],
+      ["/pipeline", [["SET", key, "pwned"]]],
+      ["/multi-exec", [["SET", key, "pwned"]]],
+    ] as const
+  ) {
+    const refused = await json(await fx.post(path, body, { headers: evil }), 403) as { error: string };
+    assert.match(refused.error, /origin https:\/\/evil\.example is not allowed/);
+  }
+  // A no-preflight form/no-cors POST with the public token in the query string.
+  const simple = await fetch(`${fx.url}/?_token=${encodeURIComponent(fx.token)}`, {
+    method: "POST",
+    headers: { "content-type": "text/plain", ...evil },
+    body: JSON.stringify(["SET", key, "pwned"]),
+  });
+  const body = await json(simple, 403);
+  assert.deepEqual(Object.keys(body as object), ["error"]);
+  assert.equal(simple.headers.get("access-control-allow-origin"), null);
+  // Refused whatever the token: the page learns nothing about it.
+  await json(await fx.post("/", ["PING"], { token: "wrong", headers: evil }), 403);
+  await json(await fx.post("/", ["PING"], { headers: { origin: "null" } }), 403);
+  assert.equal(await fx.admin.exists(key), 0);
+});
+
+test("a browser request without Origin is refused unless Sec-Fetch-Site is none", async (fx) => {
+  for (const site of ["cross-site", "same-site", "same-origin"]) {
+    await json(await fx.post("/", ["PING"], { headers: { "sec-fetch-site": site } }), 403);
+  }
+  assert.deepEqual(await json(await fx.post("/", ["PING"], { headers: { "sec-fetch-site": "none" } }), 200), {
+    result: "PONG",
+  });
+});
+
+test("CORS preflight from a foreign origin is refused without CORS headers", async (fx) => {
+  const res = await fetch(`${fx.url}/pipeline`, {
+    method: "OPTIONS",
+    headers: {
+      origin: "https://evil.example",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization, content-type",
+    },
+  });
+  await json(res, 403);
+  assert.equal(res.headers.get("access-control-allow-origin"), null);
+  assert.equal(res.headers.get("access-control-allow-methods"), null);
+});
+
+test("an allowed origin gets its preflight answered and CORS headers on every response", async (fx) => {
+  const origin = "http://localhost:3000";
+  const preflight = await fetch(`${fx.url}/pipeline`, {
+    method: "OPTIONS",
+    headers: {
+      origin,
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization, content-type, upstash-encoding",
+    },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(await preflight.text(), "");
+  assert.equal(preflight.headers.get("access-control-allow-origin"), origin);
+  assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);
+  assert.equal(preflight.headers.get("access-control-allow-headers"), "authorization, content-type, upstash-encoding");
+  const ok = await fx.post("/", ["PING"], { headers: { origin } });
+  assert.equal(ok.headers.get("access-control-allow-origin"), origin);
+  assert.equal(ok.headers.get("access-control-expose-headers"), "upstash-sync-token");
+  assert.deepEqual(await json(ok, 200), { result: "PONG" });
+  // The token is still required, and other origins are still refused.
+  const unauthorized = await fx.post("/", ["PING"], { token: "wrong", headers: { origin } });
+  assert.equal(unauthorized.headers.get("access-control-allow-origin"), origin);
+  await json(unauthorized, 401);
+  await json(await fx.post("/", ["PING"], { headers: { origin: "http://localhost:3001" } }), 403);
+}, { allowedOrigins: ["http://localhost:3000/"] });
+
+/** Runs `fn` with every `fetch` of this isolate sending `origin`, as @upstash/redis does in a browser. */
+async function asBrowser<T>(origin: string, fn: () => Promise<T>): Promise<T> {
+  const original = globalThis.fetch;
+  globalThis.fetch = (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("origin", origin);
+    return original(input, { ...init, headers });
+  };
+  try {
+    return await fn();
+  } finally {
+    globalThis.fetch = original;
+  }
+}
+
+test("@upstash/redis in a browser page: refused from a foreign origin, served from an allowed one", async (fx) => {
+  const key = `${fx.prefix}:browser`;
+  const redis = fx.client({ enableAutoPipelining: false });
+  await asBrowser("https://evil.example", async () => {
+    await assert.rejects(redis.set(key, "pwned"), /origin https:\/\/evil\.example is not allowed/);
+  });
+  assert.equal(await fx.admin.exists(key), 0);
+  await asBrowser("http://localhost:3000", async () => {
+    assert.equal(await redis.set(key, "mine"), "OK");
+    assert.equal(await redis.get(key), "mine");
+  });
+}, { allowedOrigins: ["http://localhost:3000"] });
 
 // ---------------------------------------------------------------- pipeline
 
