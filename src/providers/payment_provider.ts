@@ -44,12 +44,31 @@ export const PROVIDER_TRANSACTION_STATUSES = [
 /** A transaction status as the provider reports it. */
 export type ProviderTransactionStatus = typeof PROVIDER_TRANSACTION_STATUSES[number];
 
-/** The provider's view of one transaction. Credit only on `success` with matching amount, currency and reference. */
+/**
+ * The provider's view of one transaction. Credit only on `success` with the
+ * amount asked ({@linkcode VerifyResult.requestedAmount}), currency and
+ * reference matching ours.
+ */
 export interface VerifyResult {
   reference: string;
   status: ProviderTransactionStatus;
-  /** Minor units the provider actually settled (may differ from what was asked). */
+  /**
+   * Minor units the customer was charged. When the merchant passes fees to
+   * the customer this includes them (`requestedAmount + fees`); a tampered
+   * checkout makes it another amount altogether.
+   */
   amount: number;
+  /**
+   * Minor units the transaction asked for: Paystack's `requested_amount`, or
+   * `amount` when the answer carries none. With fees passed to the customer,
+   * `amount` includes the fees and this is what we asked: compare this one
+   * with the payment's amount before crediting, never `amount` alone. Reported
+   * as the provider sent it, so it may exceed `amount` when less was charged
+   * than asked: credit only when `amount >= requestedAmount` as well.
+   */
+  requestedAmount: number;
+  /** Paystack's fee on the charge in minor units (`fees`); `null` while unsettled or when absent. */
+  fees: number | null;
   currency: string;
   paidAt: string | null;
   gatewayResponse: string | null;
@@ -87,8 +106,8 @@ export interface PaymentProvider {
   readonly name: string;
   /**
    * Starts a transaction under our reference. A reference the provider
-   * already knows is resolved to that transaction's authorization data, not
-   * surfaced as an error, while it can still be paid.
+   * already knows rejects with a `duplicate_reference` {@linkcode ProviderError}:
+   * its checkout cannot be handed back (verify carries no access code).
    */
   initialize(input: InitializeInput): Promise<InitializeResult>;
   /** Asks the provider for the truth about one transaction. */
@@ -100,14 +119,30 @@ export interface PaymentProvider {
 /**
  * How a provider call failed, which decides what the caller may do next:
  *
- * - `rejected`: a definite 4xx answer; safe to store and replay, carries the
- *   HTTP status and the provider's message.
- * - `unavailable`: network error, timeout, 5xx or 429; nothing is known, retry later.
+ * - `rejected`: a definite 4xx answer about the request (validation, business
+ *   rule); safe to store and replay, carries the HTTP status and the
+ *   provider's message.
+ * - `duplicate_reference`: initialize of a reference the provider already
+ *   knows (Paystack's 400 "Duplicate Transaction Reference"). A transaction
+ *   exists under it, but its checkout cannot be recovered: Paystack's verify
+ *   carries no access code or authorization URL. The caller must open a new
+ *   attempt under a new reference (and settle the old one through verify).
+ * - `unauthorized`: HTTP 401/403, the provider refused our secret key (bad,
+ *   rotated or missing). Our configuration error, never the customer's:
+ *   nothing happened at the provider, do not store it as a refusal of the
+ *   payment; alert, fix the key, retry.
+ * - `unavailable`: network error, timeout, 5xx, 408 or 429; nothing is known, retry later.
  * - `not_found`: verify of a reference the provider does not know.
  * - `invalid_response`: an answer we could not parse; treat like `unavailable`
  *   for money (nothing is known) but alert, it means the contract changed.
  */
-export type ProviderErrorKind = "rejected" | "unavailable" | "not_found" | "invalid_response";
+export type ProviderErrorKind =
+  | "rejected"
+  | "duplicate_reference"
+  | "unauthorized"
+  | "unavailable"
+  | "not_found"
+  | "invalid_response";
 
 /** Options of {@linkcode ProviderError}. */
 export interface ProviderErrorOptions {

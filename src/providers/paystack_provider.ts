@@ -5,9 +5,13 @@
  * same `{status, message, data}` envelope, parsed here with zod.
  *
  * Error mapping (see {@linkcode ProviderError}): network errors, timeouts,
- * 5xx, 408 and 429 are `unavailable` (retry later); other 4xx are `rejected`;
- * verify of an unknown reference is `not_found`; an answer that does not parse
- * is `invalid_response`.
+ * 5xx, 408 and 429 are `unavailable` (retry later); 401 and 403 are
+ * `unauthorized` (our secret key was refused); initialize's 400 "Duplicate
+ * Transaction Reference" is `duplicate_reference`; verify of an unknown
+ * reference is `not_found`; other 4xx are `rejected`; an answer that does not
+ * parse is `invalid_response`. Paystack documents no `code` value for these
+ * errors, so the duplicate and not-found cases are told apart by HTTP status
+ * and message.
  *
  * @module
  */
@@ -29,12 +33,6 @@ export interface PaystackProviderOptions {
   secretKey: string;
   /** API base URL, without a trailing slash. @default "https://api.paystack.co" */
   baseUrl?: string;
-  /**
-   * Where a transaction's checkout page lives, used to rebuild the
-   * authorization URL of a duplicate reference when verify does not carry one.
-   * @default "https://checkout.paystack.com"
-   */
-  checkoutBaseUrl?: string;
   /** Per-call budget, connection to last body byte. @default 10_000 */
   timeoutMs?: number;
   /** The fetch to use (tests pass their own). @default globalThis.fetch */
@@ -44,13 +42,6 @@ export interface PaystackProviderOptions {
 /** Paystack references: letters, digits, `-`, `.`, `=`. */
 const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
-
-/**
- * Transaction states in which an existing reference can still be paid, so a
- * duplicate initialize may hand the same checkout back. Anything else (paid,
- * failed, reversed, or already being processed) must not get a second checkout.
- */
-const RESUMABLE_STATUSES: ReadonlySet<string> = new Set(["pending", "abandoned", "ongoing"]);
 
 const DUPLICATE_REFERENCE = /duplicate transaction reference/i;
 const REFERENCE_NOT_FOUND = /transaction reference not found/i;
@@ -82,13 +73,13 @@ const _verifyData = z.object({
   status: z.enum(PROVIDER_TRANSACTION_STATUSES),
   reference: z.string().min(1),
   amount: _minorUnits,
+  // What initialize asked; `amount` adds the fees to it when they are passed to the customer.
+  requested_amount: _minorUnits.nullish(),
+  fees: _minorUnits.nullish(),
   currency: _currency,
   paid_at: z.string().nullish(),
   paidAt: z.string().nullish(),
   gateway_response: z.string().nullish(),
-  // Not documented in verify; the sandbox adds them and the duplicate-reference path uses them when present.
-  access_code: z.string().nullish(),
-  authorization_url: z.string().url().nullish(),
 });
 
 const _refundData = z.object({
@@ -121,16 +112,12 @@ function _checkReference(what: string, reference: string): void {
 /**
  * Builds the Paystack adapter.
  *
- * On `initialize`, Paystack answers "Duplicate Transaction Reference" when our
- * reference is already known (a retry after a crash). The adapter resolves it:
- * it verifies the reference and, while the transaction is still
- * `pending`/`abandoned`/`ongoing` for the same amount and currency, returns
- * its authorization data. Paystack's
- * verify documents no `authorization_url`, so the URL is `data.authorization_url`
- * when present (the sandbox sends it), else `<checkoutBaseUrl>/<data.access_code>`.
- * When neither is available, or the transaction is past paying, it rejects with
- * a `rejected` {@linkcode ProviderError} (HTTP 400, provider message
- * "Duplicate Transaction Reference").
+ * On `initialize`, Paystack answers 400 "Duplicate Transaction Reference" when
+ * our reference is already known (a retry after a crash between the call and
+ * storing its answer). The adapter rejects with a `duplicate_reference`
+ * {@linkcode ProviderError} and does not try to resume: verify documents no
+ * `access_code` or `authorization_url`, so the existing checkout cannot be
+ * rebuilt. The caller opens a new attempt under a new reference.
  *
  * @throws {TypeError} when `secretKey` is empty
  *
@@ -144,14 +131,12 @@ export function createPaystackProvider(
   {
     secretKey,
     baseUrl = "https://api.paystack.co",
-    checkoutBaseUrl = "https://checkout.paystack.com",
     timeoutMs = 10_000,
     fetch = globalThis.fetch,
   }: PaystackProviderOptions,
 ): PaymentProvider {
   if (secretKey.length === 0) throw new TypeError("Cannot create Paystack provider: secretKey is empty");
   const base = baseUrl.replace(/\/+$/, "");
-  const checkoutBase = checkoutBaseUrl.replace(/\/+$/, "");
 
   /** One call: resolves with the envelope's `data` on 2xx + `status: true`, rejects with a ProviderError otherwise. */
   async function call(op: _Operation, method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
@@ -195,7 +180,22 @@ export function createPaystackProvider(
         providerMessage,
       });
     }
+    if (status === 401 || status === 403) {
+      // Our key was refused: a configuration error on our side, never a refusal of the payment.
+      throw new ProviderError("unauthorized", `Paystack ${op} refused our secret key: HTTP ${status}`, {
+        httpStatus: status,
+        providerMessage,
+      });
+    }
     if (status >= 400) {
+      if (
+        op === "initialize" && status === 400 && providerMessage !== null && DUPLICATE_REFERENCE.test(providerMessage)
+      ) {
+        throw new ProviderError("duplicate_reference", `Paystack ${op} refused: the reference is already known`, {
+          httpStatus: status,
+          providerMessage,
+        });
+      }
       if (
         op === "verify" && (status === 404 || (providerMessage !== null && REFERENCE_NOT_FOUND.test(providerMessage)))
       ) {
@@ -250,36 +250,13 @@ export function createPaystackProvider(
       reference: d.reference,
       status: d.status,
       amount: d.amount,
+      requestedAmount: d.requested_amount ?? d.amount,
+      fees: d.fees ?? null,
       currency: d.currency,
       paidAt: d.paid_at ?? d.paidAt ?? null,
       gatewayResponse: d.gateway_response ?? null,
       providerTransactionId: d.id === null || d.id === undefined ? null : String(d.id),
       raw: data,
-    };
-  }
-
-  /** Resolves "Duplicate Transaction Reference" into the existing transaction's checkout, when it can still be paid. */
-  async function resumeDuplicate(input: InitializeInput, duplicate: ProviderError): Promise<InitializeResult> {
-    const { reference } = input;
-    const existing = await verify(reference);
-    const raw = parseData("verify", _verifyData, existing.raw);
-    const refuse = (why: string) =>
-      new ProviderError("rejected", `Paystack initialize rejected: duplicate reference ${why}`, {
-        httpStatus: duplicate.httpStatus,
-        providerMessage: duplicate.providerMessage,
-        cause: duplicate,
-      });
-    if (!RESUMABLE_STATUSES.has(existing.status)) throw refuse(`is already ${existing.status}`);
-    // Never hand out a checkout for another amount than the one asked for now.
-    if (existing.amount !== input.amount || existing.currency !== input.currency) {
-      throw refuse(`belongs to a transaction of ${existing.amount} ${existing.currency}`);
-    }
-    const accessCode = raw.access_code ?? null;
-    if (accessCode === null) throw refuse("carries no access code to resume");
-    return {
-      reference,
-      authorizationUrl: raw.authorization_url ?? `${checkoutBase}/${encodeURIComponent(accessCode)}`,
-      accessCode,
     };
   }
 
@@ -299,18 +276,7 @@ export function createPaystackProvider(
         ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
         ...(input.callbackUrl === undefined ? {} : { callback_url: input.callbackUrl }),
       };
-      let data: unknown;
-      try {
-        data = await call("initialize", "POST", "/transaction/initialize", body);
-      } catch (error) {
-        if (
-          error instanceof ProviderError && error.kind === "rejected" && error.providerMessage !== null &&
-          DUPLICATE_REFERENCE.test(error.providerMessage)
-        ) {
-          return await resumeDuplicate(input, error);
-        }
-        throw error;
-      }
+      const data = await call("initialize", "POST", "/transaction/initialize", body);
       const d = parseData("initialize", _initializeData, data);
       if (d.reference !== input.reference) {
         throw new ProviderError("invalid_response", "Paystack initialize answered for a different reference", {

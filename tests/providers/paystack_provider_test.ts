@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ProviderError, type ProviderErrorKind } from "../../src/providers/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
+import { feesOf } from "../../src/providers/sandbox/paystack_payloads.ts";
 import { SANDBOX_SECRET_KEY } from "../../src/providers/sandbox/sandbox_paystack.ts";
 import { submitCheckout, withSandbox } from "./sandbox_fixture.ts";
 
@@ -71,6 +72,8 @@ Deno.test("initialize → checkout → Pay → verify success → signed charge.
     assert.equal(verified.status, "success");
     assert.equal(verified.reference, reference);
     assert.equal(verified.amount, 250_075);
+    assert.equal(verified.requestedAmount, 250_075, "fees borne by the merchant: charged = asked");
+    assert.equal(verified.fees, feesOf(250_075));
     assert.equal(verified.currency, "NGN");
     assert.equal(verified.gatewayResponse, "Successful");
     assert.ok(verified.paidAt !== null && !Number.isNaN(Date.parse(verified.paidAt)));
@@ -79,6 +82,10 @@ Deno.test("initialize → checkout → Pay → verify success → signed charge.
     assert.deepEqual(raw.metadata, { user_id: "u-1" });
     assert.equal((raw.customer as { email: string }).email, "ada@example.ng");
     assert.equal(raw.channel, "card");
+    // Paystack's verify documents neither: nothing may rely on getting the checkout back from it.
+    assert.ok(!("access_code" in raw) && !("authorization_url" in raw), "verify carries no checkout data");
+    assert.equal(before.fees, null);
+    assert.equal(before.requestedAmount, 250_075);
 
     await sandbox.idle();
     assert.equal(receiver.received.length, 1);
@@ -108,10 +115,45 @@ Deno.test("Decline → verify failed, and no webhook (Paystack only sends them f
     const verified = await provider.verify(reference);
     assert.equal(verified.status, "failed");
     assert.equal(verified.paidAt, null);
+    assert.equal(verified.fees, null);
     assert.equal(verified.gatewayResponse, "Declined");
     await sandbox.idle();
     assert.equal(receiver.received.length, 0);
     assert.deepEqual(await sandbox.stats.deliveries(), []);
+  });
+});
+
+Deno.test("a declined checkout can still be paid: failed → success, one charge.success, then never again", async () => {
+  await withSandbox(async ({ provider, sandbox, receiver }) => {
+    const reference = ref();
+    const init = await provider.initialize({ reference, amount: 12_000, currency: "NGN", email: "retry@example.ng" });
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await submitCheckout(init.authorizationUrl, { outcome: "failed" })).status, 200);
+      assert.equal((await provider.verify(reference)).status, "failed");
+    }
+
+    // The customer comes back to the same checkout and pays.
+    const page = await (await fetch(init.authorizationUrl)).text();
+    assert.match(page, /The last attempt was declined/);
+    assert.match(page, /<button[^>]*value="success"[^>]*>Pay<\/button>/);
+    const paid = await submitCheckout(init.authorizationUrl, { outcome: "success" }, { json: true });
+    assert.equal(paid.status, 200);
+    const verified = await provider.verify(reference);
+    assert.equal(verified.status, "success");
+    assert.equal(verified.gatewayResponse, "Successful");
+    assert.ok(verified.paidAt !== null);
+    assert.equal(verified.requestedAmount, 12_000);
+
+    // Paid is final: neither a second payment nor a late decline is accepted.
+    assert.equal((await submitCheckout(init.authorizationUrl, { outcome: "success" }, { json: true })).status, 409);
+    assert.equal((await submitCheckout(init.authorizationUrl, { outcome: "failed" }, { json: true })).status, 409);
+    assert.equal((await provider.verify(reference)).status, "success");
+
+    await sandbox.idle();
+    assert.deepEqual(receiver.received.map((w) => [w.json.event, w.json.data.reference]), [[
+      "charge.success",
+      reference,
+    ]]);
   });
 });
 
@@ -129,70 +171,145 @@ Deno.test("a tampered checkout settles another amount and currency, and verify a
     const verified = await provider.verify(reference);
     assert.equal(verified.status, "success");
     assert.equal(verified.amount, 100);
+    // A tampered checkout is a transaction of another amount: what it asked is not what we asked.
+    assert.equal(verified.requestedAmount, 100);
+    assert.notEqual(verified.requestedAmount, 500_000);
     assert.equal(verified.currency, "USD");
-    assert.equal((verified.raw as { requested_amount: number }).requested_amount, 500_000);
+    assert.equal((verified.raw as { requested_amount: number }).requested_amount, 100);
 
     await sandbox.idle();
     assert.equal(receiver.received[0]?.json.data.amount, 100);
+    assert.equal(receiver.received[0]?.json.data.requested_amount, 100);
     assert.equal(receiver.received[0]?.json.data.currency, "USD");
   });
 });
 
-Deno.test("initialize() resolves a duplicate reference to the same checkout instead of failing", async () => {
+Deno.test("initialize() of a known reference → duplicate_reference, never a resumed checkout", async () => {
   await withSandbox(async ({ provider, sandbox }) => {
     const reference = ref();
     const input = { reference, amount: 42_00, currency: "NGN", email: "dup@example.ng" };
     const first = await provider.initialize(input);
-    // A retry after a crash between the provider call and storing its answer.
-    const again = await provider.initialize(input);
-    assert.deepEqual(again, first);
-    assert.equal(sandbox.stats.calls.initialize, 2);
-    assert.equal(sandbox.stats.calls.verify, 1);
-    assert.equal(sandbox.stats.calls.checkout, 0);
+    const duplicate = { httpStatus: 400, providerMessage: /^Duplicate Transaction Reference$/ };
 
-    // The resumed URL is a working checkout page.
-    const page = await fetch(again.authorizationUrl);
-    assert.equal(page.status, 200);
-    assert.ok((await page.text()).includes(reference));
-
-    // The same reference for another amount is not "the same payment": refused, never resumed.
-    await rejectsWith(() => provider.initialize({ ...input, amount: 43_00 }), "rejected", {
-      httpStatus: 400,
-      providerMessage: /Duplicate Transaction Reference/,
-    });
-
-    // Once paid, the reference cannot be checked out again: a definite refusal.
+    // A retry after a crash between the provider call and storing its answer: the checkout cannot be recovered.
+    const error = await rejectsWith(() => provider.initialize(input), "duplicate_reference", duplicate);
+    assert.match(error.message, /already known/);
+    // The same reference for another amount, or once paid: the same answer.
+    await rejectsWith(() => provider.initialize({ ...input, amount: 43_00 }), "duplicate_reference", duplicate);
     await submitCheckout(first.authorizationUrl, { outcome: "success" });
-    const refused = await rejectsWith(() => provider.initialize(input), "rejected", {
-      httpStatus: 400,
-      providerMessage: /Duplicate Transaction Reference/,
-    });
-    assert.match(refused.message, /already success/);
+    await rejectsWith(() => provider.initialize(input), "duplicate_reference", duplicate);
+
+    // No resolution through verify: the adapter does not look the reference up.
+    assert.equal(sandbox.stats.calls.initialize, 4);
+    assert.equal(sandbox.stats.calls.verify, 0);
+
+    // A 400 with another message stays `rejected`, and only initialize knows duplicates.
+    sandbox.faults.failNext({ endpoint: "refund", status: 400, message: "Duplicate Transaction Reference" });
+    await rejectsWith(() => provider.refund({ reference }), "rejected", duplicate);
   });
 });
 
-Deno.test("initialize() builds the checkout URL from access_code when verify carries no authorization_url", async () => {
-  // Real Paystack's verify documents no authorization_url; model that by stripping it from the sandbox's answer.
-  await withSandbox(async ({ baseUrl, provider }) => {
-    const reference = ref();
-    const first = await provider.initialize({ reference, amount: 1_000, currency: "NGN", email: "s@example.ng" });
-    const stripping: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
-      if (!String(input).includes("/transaction/verify/")) return response;
-      const body = await response.json();
-      delete body.data.authorization_url;
-      return Response.json(body, { status: response.status });
+Deno.test("verify reports requested_amount and fees: with fees passed to the customer, amount includes them", async () => {
+  await withSandbox(async ({ provider, sandbox, receiver }) => {
+    const pay = async (amount: number) => {
+      const reference = ref();
+      const init = await provider.initialize({ reference, amount, currency: "NGN", email: "fees@example.ng" });
+      assert.equal((await submitCheckout(init.authorizationUrl, { outcome: "success" })).status, 200);
+      return reference;
     };
-    const paystack = createPaystackProvider({
-      secretKey: SANDBOX_SECRET_KEY,
-      baseUrl,
-      checkoutBaseUrl: "https://checkout.paystack.com",
-      fetch: stripping,
+
+    sandbox.faults.passFeesNext();
+    const passed = await pay(100_000);
+    const fees = feesOf(100_000);
+    assert.ok(fees > 0);
+    const verified = await provider.verify(passed);
+    assert.equal(verified.status, "success");
+    assert.equal(verified.amount, 100_000 + fees, "the customer was charged the fees on top");
+    assert.equal(verified.requestedAmount, 100_000, "what we asked");
+    assert.equal(verified.fees, fees);
+    const raw = verified.raw as { amount: number; requested_amount: number; fees: number };
+    assert.deepEqual([raw.amount, raw.requested_amount, raw.fees], [100_000 + fees, 100_000, fees]);
+
+    // The rule was for one payment: the next one is charged exactly what was asked.
+    const plain = await pay(100_000);
+    const again = await provider.verify(plain);
+    assert.deepEqual([again.amount, again.requestedAmount, again.fees], [100_000, 100_000, fees]);
+
+    // Scoped to one reference: other payments are not affected, and the rule waits for its payment.
+    const target = ref();
+    const targetInit = await provider.initialize({
+      reference: target,
+      amount: 50_000,
+      currency: "NGN",
+      email: "t@x.ng",
     });
-    const again = await paystack.initialize({ reference, amount: 1_000, currency: "NGN", email: "s@example.ng" });
-    assert.equal(again.accessCode, first.accessCode);
-    assert.equal(again.authorizationUrl, `https://checkout.paystack.com/${first.accessCode}`);
+    sandbox.faults.passFeesNext({ reference: target });
+    const other = await pay(50_000);
+    assert.equal((await provider.verify(other)).amount, 50_000);
+    await submitCheckout(targetInit.authorizationUrl, { outcome: "success" });
+    const targeted = await provider.verify(target);
+    assert.deepEqual([targeted.amount, targeted.requestedAmount], [50_000 + feesOf(50_000), 50_000]);
+    assert.deepEqual(sandbox.faults.snapshot().passFees, []);
+
+    // charge.success carries the same transaction object.
+    await sandbox.idle();
+    const hook = receiver.received.find((w) => w.json.data.reference === passed);
+    assert.equal(hook?.json.data.amount, 100_000 + fees);
+    assert.equal(hook?.json.data.requested_amount, 100_000);
+    assert.equal(hook?.json.data.fees, fees);
   });
+});
+
+Deno.test("verify can answer a non-final status for the next N verifies, then the truth", async () => {
+  await withSandbox(async ({ provider, sandbox }) => {
+    const reference = ref();
+    const other = ref();
+    const init = await provider.initialize({ reference, amount: 7_000, currency: "NGN", email: "nf@example.ng" });
+    await provider.initialize({ reference: other, amount: 7_000, currency: "NGN", email: "nf@example.ng" });
+    await submitCheckout(init.authorizationUrl, { outcome: "success" });
+
+    for (const status of ["ongoing", "pending", "processing", "queued"] as const) {
+      sandbox.faults.verifyStatusNext({ status, reference, times: 2 });
+      for (let i = 0; i < 2; i++) {
+        const inFlight = await provider.verify(reference);
+        assert.equal(inFlight.status, status);
+        assert.equal(inFlight.paidAt, null);
+        assert.equal(inFlight.fees, null);
+        assert.equal(inFlight.amount, 7_000);
+        assert.equal(inFlight.requestedAmount, 7_000);
+      }
+      assert.equal((await provider.verify(reference)).status, "success", `after ${status}`);
+    }
+
+    // A rule for one reference leaves the others alone; a rule without one takes the next verify of any.
+    sandbox.faults.verifyStatusNext({ status: "pending", reference });
+    assert.equal((await provider.verify(other)).status, "abandoned");
+    assert.equal((await provider.verify(reference)).status, "pending");
+    sandbox.faults.verifyStatusNext({ status: "queued" });
+    assert.equal((await provider.verify(other)).status, "queued");
+    assert.equal((await provider.verify(other)).status, "abandoned");
+    // An unknown reference does not use a rule up.
+    sandbox.faults.verifyStatusNext({ status: "processing" });
+    await rejectsWith(() => provider.verify("never-initialized"), "not_found");
+    assert.equal((await provider.verify(reference)).status, "processing");
+  });
+});
+
+Deno.test("the sandbox merchant accepts only its enabled currencies", async () => {
+  await withSandbox(async ({ provider, sandbox }) => {
+    const input = { amount: 5_000, email: "c@example.ng" };
+    assert.equal(
+      (await provider.initialize({ ...input, reference: ref(), currency: "NGN" })).reference.length > 0,
+      true,
+    );
+    for (const currency of ["USD", "GHS", "JPY"]) {
+      await rejectsWith(() => provider.initialize({ ...input, reference: ref(), currency }), "rejected", {
+        httpStatus: 400,
+        providerMessage: /^Currency not supported by merchant$/,
+      });
+    }
+    assert.equal(sandbox.stats.calls.initialize, 4);
+  }, { currencies: ["NGN"] });
 });
 
 Deno.test("provider failures map to ProviderError kinds", async (t) => {
@@ -258,11 +375,36 @@ Deno.test("provider failures map to ProviderError kinds", async (t) => {
       });
     });
 
-    await t.step("a wrong secret key → rejected 401 'Invalid key'", async () => {
-      await rejectsWith(() => providerWith({ secretKey: "sk_test_wrong" }).initialize(input()), "rejected", {
-        httpStatus: 401,
-        providerMessage: /^Invalid key$/,
-      });
+    await t.step(
+      "a wrong secret key → unauthorized 401 'Invalid key' (our configuration, not the customer)",
+      async () => {
+        const wrong = providerWith({ secretKey: "sk_test_wrong" });
+        const i = input();
+        const error = await rejectsWith(() => wrong.initialize(i), "unauthorized", {
+          httpStatus: 401,
+          providerMessage: /^Invalid key$/,
+        });
+        assert.ok(!error.message.includes("sk_test_wrong"), "the key must never appear in errors");
+        await rejectsWith(() => wrong.verify(i.reference), "unauthorized", { httpStatus: 401 });
+        await rejectsWith(() => wrong.refund({ reference: i.reference }), "unauthorized", { httpStatus: 401 });
+        // Nothing was created under the refused key: the right key can initialize the same reference.
+        assert.equal((await provider.initialize(i)).reference, i.reference);
+      },
+    );
+
+    await t.step("a 401 or 403 answered by the provider (a rotated key) → unauthorized on every endpoint", async () => {
+      const i = input();
+      await provider.initialize(i);
+      for (const status of [401, 403]) {
+        sandbox.faults.failNext({ endpoint: "initialize", status });
+        await rejectsWith(() => provider.initialize(input()), "unauthorized", { httpStatus: status });
+        // 401/403 before "not found": a refused key tells nothing about the reference.
+        sandbox.faults.failNext({ endpoint: "verify", status });
+        await rejectsWith(() => provider.verify("never-initialized"), "unauthorized", { httpStatus: status });
+        sandbox.faults.failNext({ endpoint: "refund", status });
+        await rejectsWith(() => provider.refund({ reference: i.reference }), "unauthorized", { httpStatus: status });
+      }
+      assert.deepEqual(sandbox.faults.snapshot().api, []);
     });
 
     await t.step("a connection refused → unavailable", async () => {
@@ -303,6 +445,35 @@ Deno.test("answers that are not Paystack's → invalid_response; 5xx with HTML �
     data: { status: "success", reference: "r", amount: 1, currency: "ngn" },
   });
   assert.equal((await make(answering(200, lowerCase, "application/json")).verify("r")).currency, "NGN");
+  // Without requested_amount and fees (older answers): the amount asked is the amount charged.
+  const bare = JSON.stringify({
+    status: true,
+    message: "ok",
+    data: { status: "success", reference: "r", amount: 1_000, currency: "NGN" },
+  });
+  const plain = await make(answering(200, bare, "application/json")).verify("r");
+  assert.deepEqual([plain.amount, plain.requestedAmount, plain.fees], [1_000, 1_000, null]);
+  // Charged less than asked: reported as sent (the credit path must see amount < requestedAmount), never evened out.
+  const underpaid = JSON.stringify({
+    status: true,
+    message: "ok",
+    data: { status: "success", reference: "r", amount: 1_000, requested_amount: 5_000, fees: 15, currency: "NGN" },
+  });
+  const short = await make(answering(200, underpaid, "application/json")).verify("r");
+  assert.deepEqual([short.amount, short.requestedAmount, short.fees], [1_000, 5_000, 15]);
+  for (const fees of [-1, 1.5, "15"]) {
+    const badFees = JSON.stringify({
+      status: true,
+      message: "ok",
+      data: { status: "success", reference: "r", amount: 1_000, fees, currency: "NGN" },
+    });
+    await rejectsWith(() => make(answering(200, badFees, "application/json")).verify("r"), "invalid_response");
+  }
+  // 401/403 are unauthorized even without Paystack's envelope.
+  await rejectsWith(() => make(answering(401, "<html>no</html>")).verify("r"), "unauthorized", { httpStatus: 401 });
+  await rejectsWith(() => make(answering(403, "Forbidden", "text/plain")).verify("r"), "unauthorized", {
+    httpStatus: 403,
+  });
   const falseOn200 = JSON.stringify({ status: false, message: "Nope" });
   await rejectsWith(() => make(answering(200, falseOn200, "application/json")).verify("r"), "rejected", {
     providerMessage: /^Nope$/,

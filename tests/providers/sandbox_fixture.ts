@@ -29,6 +29,8 @@ export interface WebhookReceiver {
   received: ReceivedWebhook[];
   /** Statuses to answer, first to last; 200 once empty. */
   script: number[];
+  /** Resolves once `count` requests have arrived (at once if they already have). */
+  waitFor(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export interface WebhookReceiver {
 export function startReceiver(): WebhookReceiver {
   const received: ReceivedWebhook[] = [];
   const script: number[] = [];
+  const waiters: { count: number; resolve: () => void }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
     const rawBody = await request.text();
     received.push({
@@ -44,12 +47,20 @@ export function startReceiver(): WebhookReceiver {
       contentType: request.headers.get("content-type"),
       json: JSON.parse(rawBody),
     });
+    for (const waiter of waiters.filter((w) => received.length >= w.count)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
     return new Response(null, { status: script.shift() ?? 200 });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}/v1/webhooks/paystack`,
     received,
     script,
+    waitFor(count) {
+      if (received.length >= count) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ count, resolve }));
+    },
     close: () => server.shutdown(),
   };
 }
@@ -62,15 +73,24 @@ export interface ServedSandbox {
   close(): Promise<void>;
 }
 
+/** Sandbox options a test may set. */
+export interface SandboxTestOptions {
+  webhookUrl?: string;
+  retrySchedule?: number[];
+  /** Currencies enabled on the sandbox merchant; all Paystack's when absent. */
+  currencies?: string[];
+}
+
 /** Serves a sandbox over `db` on port 0. */
 export function serveSandbox(
   db: TestDatabase,
-  { webhookUrl, retrySchedule = [50, 50, 50] }: { webhookUrl?: string; retrySchedule?: number[] } = {},
+  { webhookUrl, retrySchedule = [50, 50, 50], currencies }: SandboxTestOptions = {},
 ): ServedSandbox {
   const sandbox = createSandboxPaystack({
     db: db.db,
     retrySchedule,
     ...(webhookUrl ? { webhookUrl } : {}),
+    ...(currencies ? { currencies } : {}),
     log: () => {},
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, sandbox.app.fetch);
@@ -99,7 +119,7 @@ export interface SandboxFixture extends ServedSandbox {
  */
 export async function withSandbox(
   fn: (f: SandboxFixture) => Promise<void>,
-  options: { retrySchedule?: number[] } = {},
+  options: Omit<SandboxTestOptions, "webhookUrl"> = {},
 ): Promise<void> {
   const db = await createTestDatabase({ migrated: false, max: 4 });
   const receiver = startReceiver();

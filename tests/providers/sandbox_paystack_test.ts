@@ -3,10 +3,13 @@
  * with retries, fault injection, persistence across restarts.
  */
 import assert from "node:assert/strict";
+import { ProviderError } from "../../src/providers/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
 import { formatMinorUnits } from "../../src/providers/sandbox/checkout_page.ts";
+import { feesOf } from "../../src/providers/sandbox/paystack_payloads.ts";
 import { createSandboxPaystack, SANDBOX_SECRET_KEY } from "../../src/providers/sandbox/sandbox_paystack.ts";
+import { merchantCurrencies } from "../../src/providers/sandbox/serve_sandbox.ts";
 import { ensureSandboxSchema } from "../../src/providers/sandbox/sandbox_store.ts";
 import { createTestDatabase } from "../support/test_db.ts";
 import { serveSandbox, startReceiver, submitCheckout, withSandbox } from "./sandbox_fixture.ts";
@@ -57,6 +60,24 @@ Deno.test("the API refuses a wrong or missing bearer with Paystack's 401", async
   });
 });
 
+Deno.test("a 401/403 fault answers Paystack's envelope, the same bytes a refused key gets", async () => {
+  await withSandbox(async ({ baseUrl, sandbox }) => {
+    const refused = await api(baseUrl, "GET", "/transaction/verify/x", undefined, {});
+    sandbox.faults.failNext({ endpoint: "verify", status: 401 });
+    const faulted = await api(baseUrl, "GET", "/transaction/verify/x");
+    assert.equal(faulted.status, 401);
+    assert.match(faulted.contentType ?? "", /^application\/json/);
+    assert.deepEqual(faulted.json, refused.json);
+
+    await api(baseUrl, "POST", "/_sandbox/faults", { action: "fail", endpoint: "initialize", status: 403 });
+    const forbidden = await api(baseUrl, "POST", "/transaction/initialize", { email: "a@example.ng", amount: 100 });
+    assert.equal(forbidden.status, 403);
+    assert.deepEqual(forbidden.json, { status: false, message: "Access Denied" });
+    // The fault answers before the key check: the call is refused even with the right key, as after a rotation.
+    assert.equal(sandbox.stats.calls.initialize, 1);
+  });
+});
+
 Deno.test("POST /transaction/initialize validates like Paystack and answers its envelope", async (t) => {
   await withSandbox(async ({ baseUrl }) => {
     const init = (body: unknown) => api(baseUrl, "POST", "/transaction/initialize", body);
@@ -69,10 +90,16 @@ Deno.test("POST /transaction/initialize validates like Paystack and answers its 
       assert.match(answer.json.data.reference, /^[a-z0-9]{12}$/);
       assert.equal(answer.json.data.authorization_url, `${baseUrl}/checkout/${answer.json.data.access_code}`);
       const verified = await api(baseUrl, "GET", `/transaction/verify/${answer.json.data.reference}`);
+      assert.equal(verified.json.message, "Verification successful");
       assert.equal(verified.json.data.amount, 15_000);
+      assert.equal(verified.json.data.requested_amount, 15_000);
+      assert.equal(verified.json.data.fees, null);
       assert.equal(verified.json.data.currency, "NGN");
       assert.equal(verified.json.data.status, "abandoned");
       assert.equal(verified.json.data.gateway_response, "The transaction was not completed");
+      // Only what Paystack documents: verify never hands the checkout back.
+      assert.ok(!("access_code" in verified.json.data), "no access_code in verify");
+      assert.ok(!("authorization_url" in verified.json.data), "no authorization_url in verify");
     });
 
     await t.step("refuses bad emails, amounts, references, currencies, callback URLs", async () => {
@@ -103,7 +130,24 @@ Deno.test("POST /transaction/initialize validates like Paystack and answers its 
       assert.equal((await init({ email: "d@example.ng", amount: 100, reference })).status, 200);
       const again = await init({ email: "d@example.ng", amount: 100, reference });
       assert.equal(again.status, 400);
-      assert.deepEqual(again.json, { status: false, message: "Duplicate Transaction Reference" });
+      assert.deepEqual(again.json, {
+        status: false,
+        message: "Duplicate Transaction Reference",
+        meta: { next_step: "Use a new, unique reference for every transaction" },
+        type: "validation_error",
+      });
+    });
+
+    await t.step("a currency Paystack has but the merchant did not enable → Paystack's 400", async () => {
+      const answer = await init({ email: "c@example.ng", amount: 100, currency: "EGP" });
+      assert.equal(answer.status, 400);
+      assert.deepEqual(answer.json, {
+        status: false,
+        message: "Currency not supported by merchant",
+        meta: { next_step: "Pass a currency that is enabled on your integration" },
+        type: "validation_error",
+      });
+      assert.equal((await init({ email: "c@example.ng", amount: 100, currency: "GHS" })).status, 200);
     });
 
     await t.step("accepts metadata as JSON text, as Paystack does", async () => {
@@ -112,7 +156,7 @@ Deno.test("POST /transaction/initialize validates like Paystack and answers its 
       const verified = await api(baseUrl, "GET", `/transaction/verify/${reference}`);
       assert.deepEqual(verified.json.data.metadata, { cart: 7 });
     });
-  });
+  }, { currencies: ["NGN", "GHS"] });
 });
 
 Deno.test("the checkout page escapes what callers sent and settles exactly once", async () => {
@@ -142,13 +186,42 @@ Deno.test("the checkout page escapes what callers sent and settles exactly once"
     const settled = await fetch(init.authorizationUrl);
     const settledHtml = await settled.text();
     assert.equal(settled.status, 200);
-    assert.ok(!settledHtml.includes('value="success"'), "no Pay button once settled");
+    assert.ok(!settledHtml.includes('value="success"'), "no Pay button once paid");
 
     await sandbox.idle();
     assert.equal(receiver.received.length, 1, "one webhook for one settlement");
     assert.equal(sandbox.stats.calls.settle, 3);
     assert.equal(sandbox.stats.calls.checkout, 2);
   });
+});
+
+Deno.test("a declined checkout is paid at most once, also when two retries race", async () => {
+  await withSandbox(async ({ provider, sandbox, receiver }) => {
+    const init = await provider.initialize({ reference: ref(), amount: 4_200, currency: "NGN", email: "r@example.ng" });
+    assert.equal((await submitCheckout(init.authorizationUrl, { outcome: "failed" }, { json: true })).status, 200);
+    const page = await (await fetch(init.authorizationUrl)).text();
+    assert.match(page, /data-field="previous-attempt"/);
+    const [a, b] = await Promise.all([
+      submitCheckout(init.authorizationUrl, { outcome: "success" }, { json: true }),
+      submitCheckout(init.authorizationUrl, { outcome: "success" }, { json: true }),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), [200, 409]);
+    await sandbox.idle();
+    assert.equal(receiver.received.length, 1, "one charge.success for one payment");
+  });
+});
+
+Deno.test("a tampered checkout in a currency the merchant did not enable is refused", async () => {
+  await withSandbox(async ({ provider }) => {
+    const init = await provider.initialize({ reference: ref(), amount: 100, currency: "NGN", email: "t@example.ng" });
+    const json = await submitCheckout(init.authorizationUrl, { outcome: "success", currency: "USD" }, { json: true });
+    assert.equal(json.status, 400);
+    assert.equal(JSON.parse(json.text).message, "Currency not supported by merchant");
+    const page = await submitCheckout(init.authorizationUrl, { outcome: "success", currency: "USD" });
+    assert.equal(page.status, 400);
+    assert.match(page.contentType ?? "", /^text\/html/);
+    assert.equal((await provider.verify(init.reference)).status, "abandoned");
+  }, { currencies: ["NGN"] });
 });
 
 Deno.test("checkout answers 404 for an unknown code and 400 for a bad form", async () => {
@@ -234,9 +307,7 @@ Deno.test("close() cancels pending retries at once (no leaked timers)", async ()
     const init = await provider.initialize({ reference: ref(), amount: 100, currency: "NGN", email: "c@example.ng" });
     await submitCheckout(init.authorizationUrl, { outcome: "success" });
     // Wait for the first (refused) attempt; the next one is a minute away.
-    for (let i = 0; i < 200 && (await served.sandbox.stats.deliveries())[0]?.attempts !== 1; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await receiver.waitFor(1);
     const started = performance.now();
     await served.close();
     assert.ok(performance.now() - started < 2_000, "close() must not wait for the retry schedule");
@@ -283,6 +354,63 @@ Deno.test("faults over HTTP: POST /_sandbox/faults, counters and GET /_sandbox/d
   });
 });
 
+Deno.test("pass_fees and verify_status over HTTP: bounded, validated, listed, reset", async () => {
+  await withSandbox(async ({ baseUrl, provider, sandbox }) => {
+    const reference = ref();
+    const init = await provider.initialize({ reference, amount: 20_000, currency: "NGN", email: "h@example.ng" });
+    const set = await api(baseUrl, "POST", "/_sandbox/faults", [
+      { action: "pass_fees", reference },
+      { action: "verify_status", status: "processing", reference, times: 2 },
+    ]);
+    assert.equal(set.status, 200);
+    assert.deepEqual(set.json.data.passFees, [{ reference, remaining: 1 }]);
+    assert.deepEqual(set.json.data.verifyStatus, [{ reference, remaining: 2, status: "processing" }]);
+
+    await submitCheckout(init.authorizationUrl, { outcome: "success" });
+    const verify = () => api(baseUrl, "GET", `/transaction/verify/${reference}`);
+    for (let i = 0; i < 2; i++) {
+      const inFlight = await verify();
+      assert.equal(inFlight.json.data.status, "processing");
+      assert.equal(inFlight.json.data.paid_at, null);
+      assert.equal(inFlight.json.data.paidAt, null);
+    }
+    const done = await verify();
+    const fees = feesOf(20_000);
+    assert.equal(done.json.data.status, "success");
+    assert.deepEqual([done.json.data.amount, done.json.data.requested_amount, done.json.data.fees], [
+      20_000 + fees,
+      20_000,
+      fees,
+    ]);
+    assert.deepEqual((await api(baseUrl, "GET", "/_sandbox/faults")).json.data.verifyStatus, []);
+
+    for (
+      const bad of [
+        { action: "verify_status", status: "success" },
+        { action: "verify_status", status: "abandoned" },
+        { action: "verify_status" },
+        { action: "verify_status", status: "pending", times: 0 },
+        { action: "verify_status", status: "pending", reference: "bad ref" },
+        { action: "pass_fees", times: 10_001 },
+        { action: "pass_fees", reference: "" },
+      ]
+    ) {
+      assert.equal((await api(baseUrl, "POST", "/_sandbox/faults", bad)).status, 400, JSON.stringify(bad));
+    }
+    assert.throws(() => sandbox.faults.verifyStatusNext({ status: "success" as "pending" }), RangeError);
+    assert.throws(() => sandbox.faults.passFeesNext({ times: 0 }), RangeError);
+    assert.throws(() => sandbox.faults.passFeesNext({ reference: "a/b" }), RangeError);
+
+    await api(baseUrl, "POST", "/_sandbox/faults", [{ action: "pass_fees", times: 3 }, {
+      action: "verify_status",
+      status: "queued",
+    }]);
+    await api(baseUrl, "POST", "/_sandbox/faults", { action: "reset" });
+    const cleared = sandbox.faults.snapshot();
+    assert.deepEqual([cleared.passFees, cleared.verifyStatus], [[], []]);
+  });
+});
+
 Deno.test("a restarted sandbox on the same database keeps its transactions", async () => {
   const db = await createTestDatabase({ migrated: false, max: 4 });
   try {
@@ -304,9 +432,10 @@ Deno.test("a restarted sandbox on the same database keeps its transactions", asy
       const verified = await provider.verify(reference);
       assert.equal(verified.status, "success");
       assert.equal(verified.amount, 12_345);
-      // The duplicate guard survives the restart too, and resumes on the new address.
-      await assert.rejects(() =>
-        provider.initialize({ reference, amount: 12_345, currency: "NGN", email: "r@example.ng" })
+      // The duplicate guard survives the restart too.
+      await assert.rejects(
+        () => provider.initialize({ reference, amount: 12_345, currency: "NGN", email: "r@example.ng" }),
+        (error) => error instanceof ProviderError && error.kind === "duplicate_reference",
       );
       const refund = await provider.refund({ reference, amount: 345 });
       assert.equal(refund.amount, 345);
@@ -334,6 +463,31 @@ Deno.test("ensureSandboxSchema() is idempotent, also when two callers race", asy
   }
 });
 
+Deno.test("ensureSandboxSchema() adds the fees columns to a schema created before them", async () => {
+  const db = await createTestDatabase({ migrated: false, max: 2 });
+  try {
+    await ensureSandboxSchema(db.db);
+    await db.db.exec(
+      "alter table sandbox_paystack.transactions drop column fees, drop column fees_passed",
+    );
+    await ensureSandboxSchema(db.db);
+    await ensureSandboxSchema(db.db);
+    const columns = await db.db.query<{ column_name: string }>(
+      `select column_name from information_schema.columns
+        where table_schema = 'sandbox_paystack' and table_name = 'transactions' and column_name like 'fees%'
+        order by 1`,
+    );
+    assert.deepEqual(columns.map((r) => r.column_name), ["fees", "fees_passed"]);
+    const checks = await db.db.query<{ n: number }>(
+      `select count(*)::int as n from pg_constraint
+        where conrelid = 'sandbox_paystack.transactions'::regclass and pg_get_constraintdef(oid) like '%fees >= 0%'`,
+    );
+    assert.equal(checks[0]?.n, 1, "re-running does not stack constraints");
+  } finally {
+    await db.close();
+  }
+});
+
 Deno.test("concurrent partial refunds never exceed what was paid", async () => {
   await withSandbox(async ({ provider }) => {
     const reference = ref();
@@ -352,6 +506,12 @@ Deno.test("createSandboxPaystack() refuses APP_ENV=production", async () => {
     assert.throws(() => createSandboxPaystack({ db: db.db, appEnv: "production" }), /production/);
     const dev = createSandboxPaystack({ db: db.db, appEnv: "development", log: () => {} });
     await dev.close();
+    // Merchant currencies must be some Paystack can enable.
+    for (const currencies of [[], ["JPY"], ["NGN", "EUR"], ["ngn"]]) {
+      assert.throws(() => createSandboxPaystack({ db: db.db, currencies, log: () => {} }), RangeError);
+    }
+    const ngn = createSandboxPaystack({ db: db.db, currencies: ["NGN", "USD"], log: () => {} });
+    await ngn.close();
   } finally {
     await db.close();
   }
@@ -376,6 +536,17 @@ Deno.test("the sandbox mounts under a prefix and derives checkout URLs from it",
     await sandbox.close();
     await db.close();
   }
+});
+
+Deno.test("serve_sandbox: merchant currencies from SANDBOX_CURRENCIES, else PAYMENT_CURRENCIES, else the defaults", () => {
+  assert.deepEqual(merchantCurrencies({ SANDBOX_CURRENCIES: "NGN, GHS", PAYMENT_CURRENCIES: "[]" }), ["NGN", "GHS"]);
+  assert.deepEqual(
+    merchantCurrencies({ PAYMENT_CURRENCIES: '[{"code":"NGN","exponent":2,"min":100,"max":1000}]' }),
+    ["NGN"],
+  );
+  assert.deepEqual(merchantCurrencies({}), ["NGN", "GHS", "KES", "ZAR", "USD"]);
+  assert.throws(() => merchantCurrencies({ PAYMENT_CURRENCIES: "not json" }), /PAYMENT_CURRENCIES/);
+  assert.throws(() => merchantCurrencies({ PAYMENT_CURRENCIES: '[{"currency":"NGN"}]' }), /PAYMENT_CURRENCIES/);
 });
 
 Deno.test("formatMinorUnits() lays out minor units per currency without floats", () => {

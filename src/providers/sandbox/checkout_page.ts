@@ -73,12 +73,18 @@ function _details(t: SandboxTransaction): string {
 </dl>`;
 }
 
-/** The checkout page of an unsettled transaction; the form posts back to the same URL. */
+/**
+ * The checkout page of a transaction that can still be paid (never paid, or
+ * declined: the customer may try again); the form posts back to the same URL.
+ */
 export function renderCheckoutPage(t: SandboxTransaction): string {
+  const retry = t.status === "failed"
+    ? `<p data-field="previous-attempt">The last attempt was declined. You can try again.</p>\n`
+    : "";
   return _layout(
     "Sandbox checkout",
     `<h1>Pay</h1>
-<p class="amount" data-field="amount">${escapeHtml(formatMinorUnits(t.amount, t.currency))}</p>
+${retry}<p class="amount" data-field="amount">${escapeHtml(formatMinorUnits(t.amount, t.currency))}</p>
 ${_details(t)}
 <form method="post">
 <button class="pay" type="submit" name="outcome" value="success">Pay</button>
@@ -87,7 +93,7 @@ ${_details(t)}
   );
 }
 
-/** The page of a transaction that is already settled (no buttons). */
+/** The page of a transaction that is already paid or refunded (no buttons). */
 export function renderSettledPage(t: SandboxTransaction): string {
   return _layout(
     "Transaction closed",

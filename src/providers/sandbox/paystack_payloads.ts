@@ -3,10 +3,13 @@
  * transaction object of verify and of the `charge.success` webhook, and the
  * refund object of `POST /refund` and `refund.processed`. Fields we have no
  * meaningful value for are present with Paystack's "empty" values so clients
- * parsing real answers parse these too.
+ * parsing real answers parse these too. Only fields Paystack documents are
+ * sent: in particular the transaction object carries no `access_code` and no
+ * `authorization_url`, as Paystack's verify does not.
  *
  * @module
  */
+import type { NonFinalStatus } from "./sandbox_faults.ts";
 import type { SandboxRefund, SandboxTransaction } from "./sandbox_store.ts";
 
 /** Sandbox ids stand in for Paystack's integration id and domain. */
@@ -42,9 +45,20 @@ export function feesOf(amount: number): number {
 export const NOT_COMPLETED = "The transaction was not completed";
 
 /**
+ * What the transaction asks the customer to pay, fees aside: initialize's
+ * amount, or the tampered checkout's (a tampered checkout is a transaction of
+ * another amount, so the service must see the mismatch here too).
+ */
+export function requestedAmountOf(t: SandboxTransaction): number {
+  const charged = t.settledAmount ?? t.amount;
+  return t.feesPassed && t.fees !== null ? charged - t.fees : charged;
+}
+
+/**
  * The transaction object as Paystack's verify and `charge.success` carry it.
- * `amount`/`currency` are what was settled (what a tampered checkout paid),
- * `requested_amount` what initialize asked for.
+ * `amount`/`currency` are what the customer was charged: with fees passed to
+ * the customer `amount = requested_amount + fees`; on a tampered checkout both
+ * are the tampered amount.
  */
 export async function transactionData(t: SandboxTransaction): Promise<Record<string, unknown>> {
   const success = t.status === "success" || t.status === "reversed";
@@ -65,7 +79,7 @@ export async function transactionData(t: SandboxTransaction): Promise<Record<str
     ip_address: null,
     metadata: t.metadata ?? "",
     log: null,
-    fees: success ? feesOf(amount) : null,
+    fees: success ? t.fees ?? feesOf(amount) : null,
     fees_split: null,
     authorization: success
       ? {
@@ -90,10 +104,27 @@ export async function transactionData(t: SandboxTransaction): Promise<Record<str
     order_id: null,
     paidAt: t.paidAt,
     createdAt: t.createdAt,
-    requested_amount: t.amount,
+    requested_amount: requestedAmountOf(t),
     transaction_date: t.createdAt,
     plan_object: {},
     subaccount: {},
+  };
+}
+
+/**
+ * A verify answer of a transaction still in flight: `data` with a non-final
+ * `status`, no payment time, no fees and no card authorization yet. Amounts
+ * stay what they are.
+ */
+export function inFlightData(data: Record<string, unknown>, status: NonFinalStatus): Record<string, unknown> {
+  return {
+    ...data,
+    status,
+    gateway_response: NOT_COMPLETED,
+    paid_at: null,
+    paidAt: null,
+    fees: null,
+    authorization: {},
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * Fault injection for the sandbox Paystack: what a flaky provider or a flaky
- * webhook receiver does to us, on demand. Settable from code
- * (`sandbox.faults`) and over HTTP (`POST /_sandbox/faults`, see
- * {@linkcode FAULT_COMMAND_SCHEMA}).
+ * webhook receiver does to us, on demand, and the real Paystack behaviours a
+ * happy-path sandbox would hide (fees passed to the customer, verify answering
+ * a non-final status). Settable from code (`sandbox.faults`) and over HTTP
+ * (`POST /_sandbox/faults`, see {@linkcode FAULT_COMMAND_SCHEMA}).
  *
  * Every rule is bounded: a finite number of calls, a finite delay.
  *
@@ -15,6 +16,15 @@ export const SANDBOX_ENDPOINTS = ["initialize", "verify", "refund"] as const;
 
 /** An API endpoint of the sandbox. */
 export type SandboxEndpoint = typeof SANDBOX_ENDPOINTS[number];
+
+/** The statuses Paystack's verify answers while a transaction is still in progress (not final). */
+export const NON_FINAL_STATUSES = ["ongoing", "pending", "processing", "queued"] as const;
+
+/** A non-final transaction status. */
+export type NonFinalStatus = typeof NON_FINAL_STATUSES[number];
+
+/** Paystack references: letters, digits, `-`, `.`, `=`. */
+const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
 
 /** Longest delay or hang a rule may ask for; keeps a forgotten fault from stalling a run for ever. */
 export const MAX_FAULT_DELAY_MS = 120_000;
@@ -33,6 +43,17 @@ interface _Rule {
   endpoint: SandboxEndpoint | null;
   remaining: number;
   action: ApiFaultAction;
+}
+
+interface _FeeRule {
+  reference: string | null;
+  remaining: number;
+}
+
+interface _StatusRule {
+  reference: string | null;
+  remaining: number;
+  status: NonFinalStatus;
 }
 
 /** Options of {@linkcode SandboxFaults.failNext}. */
@@ -64,12 +85,34 @@ export interface FailWebhooksOptions {
   status?: number;
 }
 
+/** Options of {@linkcode SandboxFaults.passFeesNext}. */
+export interface PassFeesOptions {
+  /** Only payments of this reference; any when absent. */
+  reference?: string;
+  /** How many successful payments. @default 1 */
+  times?: number;
+}
+
+/** Options of {@linkcode SandboxFaults.verifyStatusNext}. */
+export interface VerifyStatusOptions {
+  /** The non-final status verify answers. */
+  status: NonFinalStatus;
+  /** Only verifies of this reference; any when absent. */
+  reference?: string;
+  /** How many verify answers. @default 1 */
+  times?: number;
+}
+
 /** The current fault settings, for tests and `GET /_sandbox/faults`. */
 export interface FaultSnapshot {
   api: { endpoint: SandboxEndpoint | null; remaining: number; action: ApiFaultAction }[];
   apiDelayMs: Record<SandboxEndpoint | "all", number>;
   webhookFailures: { remaining: number; status: number };
   webhookDelayMs: number;
+  /** Pending "pass fees to the customer" rules, first to be used first. */
+  passFees: { reference: string | null; remaining: number }[];
+  /** Pending "verify answers a non-final status" rules, first to be used first. */
+  verifyStatus: { reference: string | null; remaining: number; status: NonFinalStatus }[];
 }
 
 /** Fault settings of one sandbox. */
@@ -84,6 +127,18 @@ export interface SandboxFaults {
   failWebhooks(options?: FailWebhooksOptions): void;
   /** Delays every webhook delivery attempt by `ms`; `0` clears. */
   delayWebhooks(ms: number): void;
+  /**
+   * Charges the fees to the customer on the next `times` successful payments
+   * (of `reference`), as a merchant who passes fees on does: verify then
+   * answers `amount = requested_amount + fees`.
+   */
+  passFeesNext(options?: PassFeesOptions): void;
+  /**
+   * Makes the next `times` verify answers (of `reference`) report `status`
+   * (`ongoing`, `pending`, `processing`, `queued`) whatever the transaction's
+   * real state, with no `paid_at`: a payment still in flight at the provider.
+   */
+  verifyStatusNext(options: VerifyStatusOptions): void;
   /** Clears every fault. */
   reset(): void;
   snapshot(): FaultSnapshot;
@@ -95,6 +150,10 @@ export interface SandboxFaults {
   takeWebhookFault(): number | null;
   /** The delay before one delivery attempt. */
   webhookDelay(): number;
+  /** Whether a successful payment of `reference` passes its fees to the customer (consumes one unit). */
+  takePassFees(reference: string): boolean;
+  /** The status one verify of `reference` must answer instead of the real one, if any (consumes one unit). */
+  takeVerifyStatus(reference: string): NonFinalStatus | null;
 }
 
 function _count(n: number | undefined, what: string, max: number): number {
@@ -119,10 +178,31 @@ function _status(status: number, allowZero: boolean): number {
   return status;
 }
 
+function _reference(reference: string | undefined): string | null {
+  if (reference === undefined) return null;
+  if (!REFERENCE_PATTERN.test(reference)) {
+    throw new RangeError("Cannot set fault: reference may only hold letters, digits, '-', '.', '=' (1-100)");
+  }
+  return reference;
+}
+
+/** Paystack's own messages where the status has one, so a faulted answer reads like a real one. */
 function _defaultMessage(status: number): string {
   if (status >= 500) return "Service temporarily unavailable (sandbox fault)";
   if (status === 401) return "Invalid key";
+  if (status === 403) return "Access Denied";
   return "Request rejected (sandbox fault)";
+}
+
+/** Takes one unit of the first rule matching `reference`, dropping it when spent. */
+function _take<R extends { reference: string | null; remaining: number }>(
+  rules: R[],
+  reference: string,
+): [R | null, R[]] {
+  const rule = rules.find((r) => r.reference === null || r.reference === reference);
+  if (!rule) return [null, rules];
+  rule.remaining -= 1;
+  return [rule, rule.remaining <= 0 ? rules.filter((r) => r !== rule) : rules];
 }
 
 /** Creates an empty fault table. */
@@ -131,23 +211,25 @@ export function createSandboxFaults(): SandboxFaults {
   let apiDelayMs: Record<SandboxEndpoint | "all", number> = { all: 0, initialize: 0, verify: 0, refund: 0 };
   let webhookFailures = { remaining: 0, status: 500 };
   let webhookDelayMs = 0;
+  let feeRules: _FeeRule[] = [];
+  let statusRules: _StatusRule[] = [];
 
-  function push(rule: _Rule): void {
-    if (rules.length >= MAX_RULES) throw new RangeError(`Cannot set fault: at most ${MAX_RULES} rules may be queued`);
-    rules.push(rule);
+  function push<R>(list: R[], rule: R): void {
+    if (list.length >= MAX_RULES) throw new RangeError(`Cannot set fault: at most ${MAX_RULES} rules may be queued`);
+    list.push(rule);
   }
 
   return {
     failNext({ endpoint, times, status = 503, message } = {}) {
       const s = _status(status, false);
-      push({
+      push(rules, {
         endpoint: endpoint ?? null,
         remaining: _count(times, "times", MAX_TIMES),
         action: { kind: "fail", status: s, message: message ?? _defaultMessage(s) },
       });
     },
     dropNext({ endpoint, times, ms = 60_000 } = {}) {
-      push({
+      push(rules, {
         endpoint: endpoint ?? null,
         remaining: _count(times, "times", MAX_TIMES),
         action: { kind: "drop", ms: _ms(ms, "ms") },
@@ -162,11 +244,22 @@ export function createSandboxFaults(): SandboxFaults {
     delayWebhooks(ms) {
       webhookDelayMs = _ms(ms, "webhook delay");
     },
+    passFeesNext({ reference, times } = {}) {
+      push(feeRules, { reference: _reference(reference), remaining: _count(times, "times", MAX_TIMES) });
+    },
+    verifyStatusNext({ status, reference, times }) {
+      if (!(NON_FINAL_STATUSES as readonly string[]).includes(status)) {
+        throw new RangeError(`Cannot set fault: status must be one of ${NON_FINAL_STATUSES.join(", ")}, got ${status}`);
+      }
+      push(statusRules, { reference: _reference(reference), remaining: _count(times, "times", MAX_TIMES), status });
+    },
     reset() {
       rules = [];
       apiDelayMs = { all: 0, initialize: 0, verify: 0, refund: 0 };
       webhookFailures = { remaining: 0, status: 500 };
       webhookDelayMs = 0;
+      feeRules = [];
+      statusRules = [];
     },
     snapshot() {
       return {
@@ -174,6 +267,8 @@ export function createSandboxFaults(): SandboxFaults {
         apiDelayMs: { ...apiDelayMs },
         webhookFailures: { ...webhookFailures },
         webhookDelayMs,
+        passFees: feeRules.map((r) => ({ reference: r.reference, remaining: r.remaining })),
+        verifyStatus: statusRules.map((r) => ({ reference: r.reference, remaining: r.remaining, status: r.status })),
       };
     },
     takeApiFault(endpoint) {
@@ -194,16 +289,28 @@ export function createSandboxFaults(): SandboxFaults {
     webhookDelay() {
       return webhookDelayMs;
     },
+    takePassFees(reference) {
+      const [rule, rest] = _take(feeRules, reference);
+      feeRules = rest;
+      return rule !== null;
+    },
+    takeVerifyStatus(reference) {
+      const [rule, rest] = _take(statusRules, reference);
+      statusRules = rest;
+      return rule?.status ?? null;
+    },
   };
 }
 
 const _endpoint = z.enum(SANDBOX_ENDPOINTS).optional();
 const _times = z.number().int().min(1).max(MAX_TIMES).optional();
 const _delay = z.number().int().min(0).max(MAX_FAULT_DELAY_MS);
+const _ref = z.string().regex(REFERENCE_PATTERN).optional();
 
 /**
  * One fault command as `POST /_sandbox/faults` takes it (a single object or an
- * array of them), e.g. `{"action":"fail","endpoint":"initialize","times":2,"status":503}`.
+ * array of them), e.g. `{"action":"fail","endpoint":"initialize","times":2,"status":503}`,
+ * `{"action":"pass_fees","times":1}`, `{"action":"verify_status","status":"pending","times":3,"reference":"pay-1"}`.
  */
 export const FAULT_COMMAND_SCHEMA = z.discriminatedUnion("action", [
   z.object({
@@ -221,6 +328,8 @@ export const FAULT_COMMAND_SCHEMA = z.discriminatedUnion("action", [
     status: z.number().int().refine((s) => s === 0 || (s >= 100 && s <= 599), "an HTTP status or 0").optional(),
   }),
   z.object({ action: z.literal("webhook_delay"), ms: _delay }),
+  z.object({ action: z.literal("pass_fees"), reference: _ref, times: _times }),
+  z.object({ action: z.literal("verify_status"), status: z.enum(NON_FINAL_STATUSES), reference: _ref, times: _times }),
   z.object({ action: z.literal("reset") }),
 ]);
 
@@ -256,6 +365,16 @@ export function applyFaultCommand(faults: SandboxFaults, command: FaultCommand):
     case "webhook_delay":
       faults.delayWebhooks(command.ms);
       return;
+    case "pass_fees": {
+      const { action: _, ...rest } = command;
+      faults.passFeesNext(defined(rest));
+      return;
+    }
+    case "verify_status": {
+      const { action: _, ...rest } = command;
+      faults.verifyStatusNext({ ...defined(rest), status: command.status });
+      return;
+    }
     case "reset":
       faults.reset();
       return;

@@ -6,8 +6,13 @@
  * Decline at the `authorization_url`, and sends signed webhooks with retries.
  * State lives in the `sandbox_paystack` schema, so a restart loses nothing.
  *
+ * It answers only what Paystack documents (verify carries no `access_code` or
+ * `authorization_url`), accepts only the currencies enabled on its merchant,
+ * and behaves as Paystack's checkout does: a declined checkout can still be
+ * paid, an abandoned one can be paid at any time, a paid one never again.
+ *
  * Sandbox-only routes, behind the same bearer: `GET|POST /_sandbox/faults`,
- * `GET /_sandbox/deliveries`, `GET /_sandbox/stats`.
+ * `GET /_sandbox/deliveries`, `GET /_sandbox/stats` (see `docs/sandbox.md`).
  *
  * @module
  */
@@ -17,7 +22,7 @@ import { z } from "zod";
 import type { SqlClient } from "../../db/sql_client.ts";
 import { abortableSleep } from "./abortable_sleep.ts";
 import { renderCheckoutPage, renderErrorPage, renderResultPage, renderSettledPage } from "./checkout_page.ts";
-import { refundData, refundEventData, transactionData } from "./paystack_payloads.ts";
+import { inFlightData, refundData, refundEventData, transactionData } from "./paystack_payloads.ts";
 import {
   applyFaultCommand,
   createSandboxFaults,
@@ -29,6 +34,7 @@ import {
   createSandboxStore,
   type DeliveryRecord,
   ensureSandboxSchema,
+  PAYABLE_STATUSES,
   type RefundRefusal,
   type SandboxTransaction,
 } from "./sandbox_store.ts";
@@ -39,8 +45,14 @@ export { ensureSandboxSchema };
 /** The secret key the sandbox accepts unless told otherwise. */
 export const SANDBOX_SECRET_KEY = "sk_test_sandbox";
 
-/** Currencies a Paystack integration can be enabled for; initialize refuses others, as Paystack does. */
+/**
+ * Currencies a Paystack integration can be enabled for: the sandbox merchant's
+ * `currencies` must be among them, and are all of them by default.
+ */
 export const SANDBOX_CURRENCIES: ReadonlySet<string> = new Set(["NGN", "GHS", "ZAR", "USD", "KES", "XOF", "EGP"]);
+
+/** Paystack's answer to a currency not enabled on the merchant's integration. */
+export const CURRENCY_NOT_SUPPORTED = "Currency not supported by merchant";
 
 /** Every call the sandbox counts. */
 export type SandboxCall = SandboxEndpoint | "checkout" | "settle";
@@ -51,6 +63,14 @@ export interface SandboxPaystackOptions {
   db: SqlClient;
   /** The bearer the API accepts and the key webhooks are signed with. @default "sk_test_sandbox" */
   secretKey?: string;
+  /**
+   * Currencies enabled on the sandbox merchant, as on a Paystack account
+   * (USD only once enabled, say). Initialize, and a tampered checkout, refuse
+   * others with Paystack's 400 "Currency not supported by merchant". The
+   * service passes its `PAYMENT_CURRENCIES` codes.
+   * @default every code in {@linkcode SANDBOX_CURRENCIES}
+   */
+  currencies?: readonly string[];
   /**
    * Public URL the app is mounted at, e.g. `http://127.0.0.1:8000/sandbox/paystack`; checkout URLs start
    * with it. When absent, derived from each API request's own URL.
@@ -137,8 +157,45 @@ const REFUND_REFUSALS: Record<RefundRefusal, [ContentfulStatusCode, string]> = {
   currency_mismatch: [400, "Refund currency does not match the transaction currency"],
 };
 
-function _fail(c: Context, status: ContentfulStatusCode, message: string): Response {
-  return c.json({ status: false, message }, status);
+/** Paystack's error `type`s; its documentation lists these three. */
+type _ErrorType = "api_error" | "validation_error" | "processor_error";
+
+/**
+ * Paystack's error envelope. `type` and `meta.next_step` are sent where we
+ * know Paystack's; `code` is left out because Paystack documents no value for
+ * these errors, and an invented one would be something clients could wrongly
+ * match on.
+ */
+function _fail(
+  c: Context,
+  status: ContentfulStatusCode,
+  message: string,
+  detail?: { type: _ErrorType; nextStep: string },
+): Response {
+  return c.json(
+    { status: false, message, ...(detail ? { meta: { next_step: detail.nextStep }, type: detail.type } : {}) },
+    status,
+  );
+}
+
+function _currencyNotSupported(c: Context): Response {
+  return _fail(c, 400, CURRENCY_NOT_SUPPORTED, {
+    type: "validation_error",
+    nextStep: "Pass a currency that is enabled on your integration",
+  });
+}
+
+function _merchantCurrencies(currencies: readonly string[] | undefined): ReadonlySet<string> {
+  if (currencies === undefined) return SANDBOX_CURRENCIES;
+  const unknown = currencies.filter((code) => !SANDBOX_CURRENCIES.has(code));
+  if (currencies.length === 0 || unknown.length > 0) {
+    throw new RangeError(
+      `Cannot start the sandbox provider: currencies must be some of ${[...SANDBOX_CURRENCIES].join(", ")}${
+        unknown.length > 0 ? `; Paystack cannot enable ${unknown.join(", ")}` : ""
+      }`,
+    );
+  }
+  return new Set(currencies);
 }
 
 function _parseMetadata(value: unknown): Record<string, unknown> | null | "invalid" {
@@ -175,7 +232,7 @@ function _defaultLog(entry: Record<string, unknown>): void {
  * Creates a sandbox Paystack over `db`.
  *
  * @throws {Error} when `appEnv` is `"production"`: the sandbox settles payments nobody paid
- * @throws {RangeError} on an invalid `retrySchedule`
+ * @throws {RangeError} on an invalid `retrySchedule`, or `currencies` empty or outside {@linkcode SANDBOX_CURRENCIES}
  *
  * @example
  * ```ts
@@ -189,6 +246,7 @@ export function createSandboxPaystack(
   {
     db,
     secretKey = SANDBOX_SECRET_KEY,
+    currencies,
     publicBaseUrl,
     webhookUrl,
     retrySchedule = DEFAULT_RETRY_SCHEDULE,
@@ -202,6 +260,7 @@ export function createSandboxPaystack(
     throw new Error("Cannot start the sandbox provider: APP_ENV is production");
   }
   if (secretKey.length === 0) throw new TypeError("Cannot start the sandbox provider: secretKey is empty");
+  const merchantCurrencies = _merchantCurrencies(currencies);
 
   const store = createSandboxStore(db);
   const faults = createSandboxFaults();
@@ -283,7 +342,7 @@ export function createSandboxPaystack(
       }
       const body = parsed.data;
       const currency = body.currency ?? "NGN";
-      if (!SANDBOX_CURRENCIES.has(currency)) return _fail(c, 400, "Currency not supported by merchant");
+      if (!merchantCurrencies.has(currency)) return _currencyNotSupported(c);
       const reference = body.reference ?? _randomToken(12);
       if (!REFERENCE_PATTERN.test(reference)) {
         return _fail(c, 400, "Invalid transaction reference: only -, ., = and alphanumeric characters allowed");
@@ -302,7 +361,12 @@ export function createSandboxPaystack(
         metadata,
         callbackUrl: body.callback_url ?? null,
       });
-      if (t === null) return _fail(c, 400, "Duplicate Transaction Reference");
+      if (t === null) {
+        return _fail(c, 400, "Duplicate Transaction Reference", {
+          type: "validation_error",
+          nextStep: "Use a new, unique reference for every transaction",
+        });
+      }
       return c.json({
         status: true,
         message: "Authorization URL created",
@@ -320,15 +384,13 @@ export function createSandboxPaystack(
     api("verify", async (c) => {
       const t = await store.findByReference(c.req.param("reference") ?? "");
       if (t === null) return _fail(c, 404, "Transaction reference not found");
+      const data = await transactionData(t);
+      // A verify_status rule makes the answer that of a payment still in flight.
+      const inFlight = faults.takeVerifyStatus(t.reference);
       return c.json({
         status: true,
         message: "Verification successful",
-        // access_code and authorization_url are sandbox extras: they let a duplicate initialize resume the checkout.
-        data: {
-          ...await transactionData(t),
-          access_code: t.accessCode,
-          authorization_url: checkoutUrl(c, "/transaction/verify/", t),
-        },
+        data: inFlight === null ? data : inFlightData(data, inFlight),
       });
     }),
   );
@@ -382,7 +444,7 @@ export function createSandboxPaystack(
     await ensureReady();
     const t = await store.findByAccessCode(c.req.param("accessCode") ?? "");
     if (t === null) return html(c, 404, renderErrorPage("Not found", "No transaction has this checkout link"));
-    return html(c, 200, t.status === "abandoned" ? renderCheckoutPage(t) : renderSettledPage(t));
+    return html(c, 200, PAYABLE_STATUSES.has(t.status) ? renderCheckoutPage(t) : renderSettledPage(t));
   });
 
   app.post("/checkout/:accessCode", async (c) => {
@@ -402,13 +464,17 @@ export function createSandboxPaystack(
     if (!parsed.success) {
       return refuse(400, "Bad request", "outcome must be success or failed; amount and currency must be valid");
     }
+    if (parsed.data.currency !== undefined && !merchantCurrencies.has(parsed.data.currency)) {
+      return json ? _currencyNotSupported(c) : html(c, 400, renderErrorPage("Bad request", CURRENCY_NOT_SUPPORTED));
+    }
     const result = await store.settle({
       accessCode: c.req.param("accessCode") ?? "",
       outcome: parsed.data.outcome,
-      // A tampered checkout settles another amount/currency than initialize asked for.
+      // A tampered checkout is a transaction of another amount/currency than initialize asked for.
       amount: parsed.data.amount ?? null,
       currency: parsed.data.currency ?? null,
       gatewayResponse: parsed.data.outcome === "success" ? "Successful" : "Declined",
+      passFees: (t) => faults.takePassFees(t.reference),
     });
     if (result.outcome === "not_found") return refuse(404, "Not found", "No transaction has this checkout link");
     if (result.outcome === "already_settled") {

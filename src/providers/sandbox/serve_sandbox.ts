@@ -11,15 +11,43 @@
  * - `WEBHOOK_URL` (default `http://127.0.0.1:8000/v1/webhooks/paystack`)
  * - `PAYSTACK_SECRET_KEY` (default `sk_test_sandbox`): bearer and webhook signing key
  * - `PUBLIC_BASE_URL` (default `http://<HOSTNAME>:<PORT>`): where checkout links point
+ * - `SANDBOX_CURRENCIES` (comma-separated codes) or else `PAYMENT_CURRENCIES`
+ *   (the service's JSON `[{code, …}]`): the currencies enabled on the sandbox
+ *   merchant; the service's default currency table when both are absent
  * - `APP_ENV`: `production` is refused
  *
  * @module
  */
+import { DEFAULT_CURRENCIES } from "../../config.ts";
 import { connectPostgres, openPGlite, type SqlClient } from "../../db/sql_client.ts";
 import { createSandboxPaystack, ensureSandboxSchema, SANDBOX_SECRET_KEY } from "./sandbox_paystack.ts";
 
 function _log(entry: Record<string, unknown>): void {
   console.error(JSON.stringify({ at: new Date().toISOString(), component: "sandbox_paystack", ...entry }));
+}
+
+/**
+ * The merchant's currencies: `SANDBOX_CURRENCIES` ("NGN,GHS"), else the codes
+ * of the service's `PAYMENT_CURRENCIES`, else the service's defaults, so a
+ * standalone sandbox accepts what the service next to it sells.
+ */
+export function merchantCurrencies(env: Record<string, string | undefined>): string[] {
+  if (env.SANDBOX_CURRENCIES) {
+    return env.SANDBOX_CURRENCIES.split(",").map((code) => code.trim()).filter((code) => code.length > 0);
+  }
+  if (env.PAYMENT_CURRENCIES) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(env.PAYMENT_CURRENCIES);
+    } catch {
+      throw new Error("PAYMENT_CURRENCIES must be a JSON array of {code, …}");
+    }
+    if (!Array.isArray(parsed) || parsed.some((rule) => typeof rule?.code !== "string")) {
+      throw new Error("PAYMENT_CURRENCIES must be a JSON array of {code, …}");
+    }
+    return parsed.map((rule: { code: string }) => rule.code);
+  }
+  return DEFAULT_CURRENCIES.map((rule) => rule.code);
 }
 
 async function _main(): Promise<void> {
@@ -29,6 +57,7 @@ async function _main(): Promise<void> {
     throw new Error(`PORT must be a port number, got ${env.PORT}`);
   }
   const hostname = env.HOSTNAME ?? "127.0.0.1";
+  const currencies = merchantCurrencies(env);
   const databaseUrl = env.SANDBOX_DATABASE_URL ?? env.DATABASE_URL;
 
   let db: SqlClient;
@@ -44,6 +73,7 @@ async function _main(): Promise<void> {
   const sandbox = createSandboxPaystack({
     db,
     secretKey: env.PAYSTACK_SECRET_KEY ?? SANDBOX_SECRET_KEY,
+    currencies,
     publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://${hostname}:${port}`,
     webhookUrl: env.WEBHOOK_URL ?? "http://127.0.0.1:8000/v1/webhooks/paystack",
     ...(env.APP_ENV ? { appEnv: env.APP_ENV } : {}),
@@ -59,6 +89,7 @@ async function _main(): Promise<void> {
         msg: "sandbox paystack listening",
         url: `http://${hostname}:${port}`,
         database: databaseUrl ? "postgres" : "pglite:.data/sandbox",
+        currencies,
         webhook_url: env.WEBHOOK_URL ?? "http://127.0.0.1:8000/v1/webhooks/paystack",
       }),
   }, sandbox.app.fetch);
