@@ -161,6 +161,7 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
       sandbox = createSandboxPaystack({
         db,
         secretKey: config.provider.secretKey,
+        currencies: config.currencies.map((rule) => rule.code),
         publicBaseUrl: `${config.publicBaseUrl}/sandbox/paystack`,
         webhookUrl: `${config.publicBaseUrl}/v1/webhooks/paystack`,
         appEnv: config.appEnv,
