@@ -111,18 +111,12 @@ const REFUSED_COMMANDS: ReadonlySet<string> = new Set([
   "unsubscribe",
   "punsubscribe",
   "sunsubscribe",
-  "monitor",
-  "sync",
-  "psync",
   // connection state that would leak into other requests
   "select",
   "quit",
   "reset",
   "auth",
   "hello",
-  "readonly",
-  "readwrite",
-  "asking",
   // transactions are only available as a whole, through /multi-exec
   "multi",
   "exec",
@@ -140,16 +134,67 @@ const REFUSED_COMMANDS: ReadonlySet<string> = new Set([
   "bzmpop",
   "wait",
   "waitaof",
-  // server administration a stand-in has no business doing
-  "shutdown",
-  "replicaof",
-  "slaveof",
-  "failover",
+]);
+
+/**
+ * Commands Upstash does not offer at all: its compatibility table
+ * (upstash.com/docs/redis/overall/rediscompatibility) lists, of the server
+ * group, only ACL, DBSIZE, FLUSHALL, FLUSHDB and TIME (plus INFO, used in its
+ * REST docs), marks the cluster group unsupported, and has no functions,
+ * MOVE or MIGRATE. Code that works against the proxy must work against
+ * Upstash, and against a real Redis these would reconfigure, persist, stop,
+ * replicate or debug the developer's server with a token that is public.
+ * ACL is the one deliberate difference: Upstash's ACL manages its own users,
+ * a real Redis's ACL would rewrite the server's (and list their passwords).
+ */
+const UNSUPPORTED_COMMANDS: ReadonlySet<string> = new Set([
+  // server administration
+  "acl",
+  "bgrewriteaof",
+  "bgsave",
+  "command",
+  "config",
   "debug",
+  "failover",
+  "lastsave",
+  "latency",
+  "lolwut",
+  "memory",
+  "module",
+  "monitor",
+  "psync",
+  "replconf",
+  "replicaof",
+  "restore-asking",
+  "role",
+  "save",
+  "shutdown",
+  "slaveof",
+  "slowlog",
+  "swapdb",
+  "sync",
+  // cluster
+  "asking",
+  "cluster",
+  "readonly",
+  "readwrite",
+  // other databases and servers
+  "migrate",
+  "move",
+  // server-side functions (Redis 7): FUNCTION LOAD/FLUSH change every client's code
+  "fcall",
+  "fcall_ro",
+  "function",
+  // HyperLogLog internals
+  "pfdebug",
+  "pfselftest",
 ]);
 
 /** CLIENT subcommands that only read; the rest (REPLY, SETNAME, PAUSE, KILL, ...) change shared state. */
 const CLIENT_READ_SUBCOMMANDS: ReadonlySet<string> = new Set(["list", "info", "id", "getname"]);
+
+/** The SCRIPT subcommands Upstash offers; KILL and DEBUG are not among them. */
+const SCRIPT_SUBCOMMANDS: ReadonlySet<string> = new Set(["exists", "load", "flush"]);
 
 /** Upper bound of idle dedicated connections kept for /multi-exec. */
 const MAX_IDLE_TRANSACTION_CONNECTIONS = 4;
@@ -207,15 +252,26 @@ function _parseCommandList(value: unknown): string[][] {
   return value.map(_parseCommand);
 }
 
+/**
+ * The error of a command Upstash does not offer, in Upstash's shape (400,
+ * `{"error": "ERR …"}`: "an invalid/unsupported command is sent", REST API
+ * docs). Its docs do not quote the text; this one names the command in upper
+ * case, e.g. `ERR Command is not available: 'CONFIG'`.
+ */
+function _unsupported(command: string): string {
+  return `ERR Command is not available: '${command.toUpperCase()}'`;
+}
+
 /** The reason a command is refused, or undefined when it may run. */
 function _refusal(command: readonly string[]): string | undefined {
   const name = (command[0] ?? "").toLowerCase();
   if (REFUSED_COMMANDS.has(name)) {
     return `ERR Command is not available over REST: '${name}' (blocking, streaming or connection-state command)`;
   }
-  if (name === "client" && !CLIENT_READ_SUBCOMMANDS.has((command[1] ?? "").toLowerCase())) {
-    return `ERR Command is not available over REST: 'client ${command[1] ?? ""}'`;
-  }
+  if (UNSUPPORTED_COMMANDS.has(name)) return _unsupported(name);
+  const sub = (command[1] ?? "").toLowerCase();
+  if (name === "client" && !CLIENT_READ_SUBCOMMANDS.has(sub)) return _unsupported(`${name} ${sub}`.trim());
+  if (name === "script" && !SCRIPT_SUBCOMMANDS.has(sub)) return _unsupported(`${name} ${sub}`.trim());
   // XREAD/XREADGROUP only block with the BLOCK option
   if ((name === "xread" || name === "xreadgroup") && command.some((arg) => arg.toLowerCase() === "block")) {
     return `ERR Command is not available over REST: '${name}' with BLOCK`;

@@ -477,7 +477,7 @@ test("blocking and connection-state commands are refused, and the proxy stays us
   ];
   for (const command of refused) {
     const body = await json(await fx.post("/", command), 400) as { error: string };
-    assert.match(body.error, /^ERR Command is not available over REST/, String(command[0]));
+    assert.match(body.error, /^ERR Command is not available/, String(command[0]));
   }
   const items = await json(await fx.post("/pipeline", [["PING"], ["SUBSCRIBE", "ch"], ["PING"]]), 200);
   assert.deepEqual((items as unknown[]).length, 3);
@@ -495,6 +495,106 @@ test("blocking and connection-state commands are refused, and the proxy stays us
     ),
     "number",
   );
+});
+
+/**
+ * Commands Upstash does not offer, as a client may send them, with the name
+ * the error shows. Chosen to be harmless should one reach the shared Redis
+ * (the current maxmemory-policy, keys that do not exist, unused databases).
+ */
+const UNSUPPORTED: Array<[string, Array<string | number>]> = [
+  ["CONFIG", ["CONFIG", "GET", "maxmemory"]],
+  ["CONFIG", ["config", "set", "maxmemory-policy", "noeviction"]],
+  ["SAVE", ["SAVE"]],
+  ["BGSAVE", ["bgsave"]],
+  ["BGREWRITEAOF", ["BGREWRITEAOF"]],
+  ["MODULE", ["MODULE", "LIST"]],
+  ["DEBUG", ["DEBUG", "SLEEP", 0]],
+  ["SHUTDOWN", ["SHUTDOWN", "NOSAVE"]],
+  ["MONITOR", ["MONITOR"]],
+  ["REPLICAOF", ["REPLICAOF", "NO", "ONE"]],
+  ["SLAVEOF", ["SLAVEOF", "NO", "ONE"]],
+  ["ACL", ["ACL", "WHOAMI"]],
+  ["ACL", ["acl", "deluser", "no-such-user"]],
+  ["CLUSTER", ["CLUSTER", "INFO"]],
+  ["FAILOVER", ["FAILOVER", "ABORT"]],
+  ["SYNC", ["SYNC"]],
+  ["PSYNC", ["PSYNC", "?", -1]],
+  ["MIGRATE", ["MIGRATE", "127.0.0.1", 1, "test:proxy:no-such-key", 0, 1]],
+  ["CLIENT KILL", ["CLIENT", "KILL", "ID", 999999999]],
+  ["CLIENT PAUSE", ["client", "pause", 1]],
+  ["CLIENT NO-EVICT", ["CLIENT", "NO-EVICT", "ON"]],
+  ["SWAPDB", ["SWAPDB", 14, 15]],
+  ["LATENCY", ["LATENCY", "RESET"]],
+  ["SLOWLOG", ["SLOWLOG", "RESET"]],
+  ["MEMORY", ["MEMORY", "USAGE", "test:proxy:no-such-key"]],
+  ["MOVE", ["MOVE", "test:proxy:no-such-key", 15]],
+  ["FUNCTION", ["FUNCTION", "LIST"]],
+  ["SCRIPT KILL", ["SCRIPT", "KILL"]],
+];
+
+test("commands Upstash does not offer → 400 {error: \"ERR Command is not available: 'NAME'\"}", async (fx) => {
+  const calls = async (name: string) =>
+    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await fx.admin.info("commandstats"))?.[1] ?? 0);
+  const before = await Promise.all(["config", "save", "bgsave", "module", "acl", "swapdb", "move"].map(calls));
+  for (const [name, command] of UNSUPPORTED) {
+    assert.deepEqual(await json(await fx.post("/", command), 400), {
+      error: `ERR Command is not available: '${name}'`,
+    }, command.join(" "));
+  }
+  const after = await Promise.all(["config", "save", "bgsave", "module", "acl", "swapdb", "move"].map(calls));
+  assert.deepEqual(after, before, "none of them reached Redis");
+});
+
+test("unsupported commands in /pipeline fail alone; in /multi-exec they discard the transaction", async (fx) => {
+  const key = `${fx.prefix}:unsupported`;
+  for (const [name, command] of UNSUPPORTED) {
+    const items = await json(await fx.post("/pipeline", [["SET", key, "v"], command, ["GET", key]]), 200);
+    assert.deepEqual(items, [
+      { result: "OK" },
+      { error: `ERR Command is not available: '${name}'` },
+      { result: "v" },
+    ]);
+  }
+  await fx.admin.del(key);
+  for (const [name, command] of UNSUPPORTED) {
+    const discarded = await json(await fx.post("/multi-exec", [["SET", key, "v"], command]), 400);
+    assert.deepEqual(discarded, { error: `ERR Command is not available: '${name}'` });
+  }
+  assert.equal(await fx.admin.exists(key), 0, "nothing of a discarded transaction ran");
+});
+
+test("the commands Upstash does offer still run: DBSIZE, TIME, INFO, SCRIPT EXISTS, CLIENT ID", async (fx) => {
+  assert.equal(typeof ((await json(await fx.post("/", ["DBSIZE"]), 200)) as { result: unknown }).result, "number");
+  assert.equal(((await json(await fx.post("/", ["TIME"]), 200)) as { result: unknown[] }).result.length, 2);
+  assert.match(
+    ((await json(await fx.post("/", ["INFO", "server"]), 200)) as { result: string }).result,
+    /redis_version/,
+  );
+  assert.deepEqual(await json(await fx.post("/", ["SCRIPT", "EXISTS", "0".repeat(40)]), 200), { result: [0] });
+  assert.equal(
+    typeof ((await json(await fx.post("/", ["CLIENT", "ID"]), 200)) as { result: unknown }).result,
+    "number",
+  );
+});
+
+test("@upstash/redis: an unsupported command rejects with Upstash's error, its batch neighbours succeed", async (fx) => {
+  const redis = fx.client({ enableAutoPipelining: true });
+  const key = `${fx.prefix}:neighbour`;
+  await redis.set(key, "n");
+  const [config, value, save] = await Promise.allSettled([
+    redis.exec(["CONFIG", "GET", "maxmemory"]),
+    redis.get(key),
+    redis.exec(["SAVE"]),
+  ]);
+  assert.equal(config.status, "rejected");
+  assert.match(String((config as PromiseRejectedResult).reason), /ERR Command is not available: 'CONFIG'/);
+  assert.deepEqual(value, { status: "fulfilled", value: "n" });
+  assert.match(String((save as PromiseRejectedResult).reason), /ERR Command is not available: 'SAVE'/);
+  const single = fx.client({ enableAutoPipelining: false });
+  await assert.rejects(single.exec(["ACL", "WHOAMI"]), /ERR Command is not available: 'ACL'/);
+  assert.equal(typeof (await single.dbsize()), "number");
+  assert.equal((await single.time()).length, 2);
 });
 
 // ---------------------------------------------------------------- protocol details
