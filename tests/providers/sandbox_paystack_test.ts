@@ -397,14 +397,29 @@ Deno.test("pass_fees and verify_status over HTTP: bounded, validated, listed, re
     ) {
       assert.equal((await api(baseUrl, "POST", "/_sandbox/faults", bad)).status, 400, JSON.stringify(bad));
     }
+    const named = await api(baseUrl, "POST", "/_sandbox/faults", { action: "verify_status", status: "success" });
+    assert.match(named.json.message, /^Invalid fault command: status: /);
+    assert.deepEqual(named.json.data, undefined);
+    assert.deepEqual(sandbox.faults.snapshot().verifyStatus, [], "a refused command sets nothing");
     assert.throws(() => sandbox.faults.verifyStatusNext({ status: "success" as "pending" }), RangeError);
     assert.throws(() => sandbox.faults.passFeesNext({ times: 0 }), RangeError);
+    const full = await api(baseUrl, "POST", "/_sandbox/faults", [
+      ...Array.from({ length: 100 }, () => ({ action: "pass_fees" })),
+    ]);
+    assert.equal(full.status, 200);
+    const over = await api(baseUrl, "POST", "/_sandbox/faults", { action: "pass_fees" });
+    assert.equal(over.status, 400);
+    assert.match(over.json.message, /at most 100 rules/);
     assert.throws(() => sandbox.faults.passFeesNext({ reference: "a/b" }), RangeError);
 
-    await api(baseUrl, "POST", "/_sandbox/faults", [{ action: "pass_fees", times: 3 }, {
+    await api(baseUrl, "POST", "/_sandbox/faults", { action: "reset" });
+    const again = await api(baseUrl, "POST", "/_sandbox/faults", [{ action: "pass_fees", times: 3 }, {
       action: "verify_status",
       status: "queued",
     }]);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.json.data.passFees, [{ reference: null, remaining: 3 }]);
+    assert.deepEqual(again.json.data.verifyStatus, [{ reference: null, remaining: 1, status: "queued" }]);
     await api(baseUrl, "POST", "/_sandbox/faults", { action: "reset" });
     const cleared = sandbox.faults.snapshot();
     assert.deepEqual([cleared.passFees, cleared.verifyStatus], [[], []]);

@@ -503,10 +503,21 @@ export function createSandboxPaystack(
   sandboxOnly.get("/faults", (c) => c.json({ status: true, message: "Faults", data: faults.snapshot() }));
   sandboxOnly.post("/faults", async (c) => {
     const body = await readJson(c);
-    const parsed = z.union([FAULT_COMMAND_SCHEMA, z.array(FAULT_COMMAND_SCHEMA).max(100)]).safeParse(body);
-    if (!parsed.success) return _fail(c, 400, `Invalid fault command: ${parsed.error.issues[0]?.message ?? "?"}`);
-    for (const command of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
-      applyFaultCommand(faults, command);
+    // One schema or the other, not a union of both: zod then names the field that is wrong.
+    const parsed = Array.isArray(body)
+      ? z.array(FAULT_COMMAND_SCHEMA).max(100).safeParse(body)
+      : FAULT_COMMAND_SCHEMA.transform((command) => [command]).safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+      return _fail(c, 400, `Invalid fault command: ${where}${issue?.message ?? "?"}`);
+    }
+    try {
+      for (const command of parsed.data) applyFaultCommand(faults, command);
+    } catch (error) {
+      // A full rule queue; the commands before this one stay set.
+      if (error instanceof RangeError) return _fail(c, 400, error.message);
+      throw error;
     }
     return c.json({ status: true, message: "Faults set", data: faults.snapshot() });
   });
