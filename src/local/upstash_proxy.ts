@@ -1,16 +1,22 @@
 /**
  * A local stand-in for Upstash Redis: speaks Upstash's REST protocol (`POST /`,
- * `POST /pipeline`, `POST /multi-exec`, bearer auth, `Upstash-Encoding: base64`,
- * `upstash-sync-token`) in front of a real Redis, so `@upstash/redis` and
+ * `POST /pipeline`, `POST /multi-exec`, the path form `GET /get/key`, bearer
+ * auth, `Upstash-Encoding: base64`, `upstash-sync-token`) in front of a real Redis, so `@upstash/redis` and
  * `@upstash/lock` run unchanged over real HTTP in development and tests
  * (the same idea as Upstash's serverless-redis-http). Checklist:
  * `reference/upstash-rest.md`.
  *
+ * Path form (`GET /get/key`, `POST /set/key` with the value as the body,
+ * `/incr/counter`): see `_pathCommand`; same auth, refusals and encoding as
+ * `POST /`. A path-form GET runs writes too, as Upstash's do, which is why the
+ * browser checks below cover navigations and images as well.
+ *
  * Status codes: 200 success (and every /pipeline, /multi-exec whose items ran),
  * 400 a Redis error reply or a malformed/refused command, 401 bad token,
- * 403 a browser request from an origin not explicitly allowed, 404/405 wrong
- * endpoint or method, 503 Redis unreachable (the request may not have run),
- * 500 a proxy bug. Every body is JSON.
+ * 403 a browser request from an origin not explicitly allowed, 405 a wrong
+ * method (any other path is the path form, so an unknown one is Redis'
+ * "unknown command", 400), 503 Redis unreachable (the request may not have
+ * run), 500 a proxy bug. Every body is JSON.
  *
  * Browsers: the dev token is public (it is in the source), so any web page
  * could otherwise drive the developer's Redis with cross-site requests, e.g. a
@@ -85,6 +91,9 @@ export interface ServedUpstashProxy {
 
 /** A command argument as the client may send it in JSON. */
 type JsonArg = string | number | boolean;
+
+/** A command argument as sent to Redis: text, or the raw bytes of a path-form POST body. */
+type Arg = string | Buffer;
 
 /** A Redis reply as ioredis' parser delivers it with Buffer replies. */
 type RawReply = Buffer | number | null | RawReply[] | Error;
@@ -262,18 +271,59 @@ function _unsupported(command: string): string {
   return `ERR Command is not available: '${command.toUpperCase()}'`;
 }
 
+/** Methods of the path form (Upstash: "Only HEAD, GET, POST and PUT methods are allowed"). */
+const PATH_FORM_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT"]);
+
+function _decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new _HttpError(400, `ERR failed to parse ${what}: invalid percent-encoding in '${part}'`);
+  }
+}
+
+/**
+ * The command of a path-form request, as Upstash's REST docs define it:
+ * `REST_URL/COMMAND/arg1/…/argN`, each segment URL-decoded (`%2F` is a slash
+ * inside an argument, `+` stays a plus); then a POST/PUT body, when not empty,
+ * as one more argument, byte for byte ("the request body is appended as the
+ * last parameter", so JSON and binary values need no escaping); then the
+ * query parameters other than `_token`, in order, `?EX=100` as `EX 100` and a
+ * bare `?NX` as `NX` (how the docs pass options that follow a body value).
+ * Trailing slashes are ignored, so an empty last argument needs the JSON form.
+ */
+function _pathCommand(path: string, search: string, body: Uint8Array | null): Arg[] {
+  const command: Arg[] = path.slice(1).split("/").map((segment) => _decode(segment, "path"));
+  if (body !== null && body.length > 0) command.push(Buffer.from(body));
+  for (const part of search.replace(/^\?/, "").split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const [name, value] = eq < 0 ? [part, null] : [part.slice(0, eq), part.slice(eq + 1)];
+    const key = _decode(name.replaceAll("+", " "), "query");
+    if (key === "_token") continue;
+    command.push(key);
+    if (value !== null) command.push(_decode(value.replaceAll("+", " "), "query"));
+  }
+  return command;
+}
+
+/** An argument as text, for the refusal checks (bytes read as Latin-1, one char each). */
+function _text(arg: Arg | undefined): string {
+  return arg === undefined ? "" : typeof arg === "string" ? arg : arg.toString("latin1");
+}
+
 /** The reason a command is refused, or undefined when it may run. */
-function _refusal(command: readonly string[]): string | undefined {
-  const name = (command[0] ?? "").toLowerCase();
+function _refusal(command: readonly Arg[]): string | undefined {
+  const name = _text(command[0]).toLowerCase();
   if (REFUSED_COMMANDS.has(name)) {
     return `ERR Command is not available over REST: '${name}' (blocking, streaming or connection-state command)`;
   }
   if (UNSUPPORTED_COMMANDS.has(name)) return _unsupported(name);
-  const sub = (command[1] ?? "").toLowerCase();
+  const sub = _text(command[1]).toLowerCase();
   if (name === "client" && !CLIENT_READ_SUBCOMMANDS.has(sub)) return _unsupported(`${name} ${sub}`.trim());
   if (name === "script" && !SCRIPT_SUBCOMMANDS.has(sub)) return _unsupported(`${name} ${sub}`.trim());
   // XREAD/XREADGROUP only block with the BLOCK option
-  if ((name === "xread" || name === "xreadgroup") && command.some((arg) => arg.toLowerCase() === "block")) {
+  if ((name === "xread" || name === "xreadgroup") && command.some((arg) => _text(arg).toLowerCase() === "block")) {
     return `ERR Command is not available over REST: '${name}' with BLOCK`;
   }
   return undefined;
@@ -349,7 +399,7 @@ function _withCors(res: Response, origin: string): Response {
 /** The answer to a CORS preflight from an allowed origin. */
 function _preflight(req: Request): Response {
   const headers = new Headers({
-    "access-control-allow-methods": "POST",
+    "access-control-allow-methods": "GET, HEAD, POST, PUT",
     "access-control-max-age": String(PREFLIGHT_MAX_AGE_SECONDS),
     "upstash-sync-token": crypto.randomUUID(),
   });
@@ -418,9 +468,9 @@ export function createUpstashProxy(
 
   const shared = connect();
 
-  function send(redis: Redis, command: readonly string[]): Promise<RawReply> {
+  function send(redis: Redis, command: readonly Arg[]): Promise<RawReply> {
     const [name = "", ...args] = command;
-    const raw = new _RawCommand(name.toLowerCase(), args);
+    const raw = new _RawCommand(_text(name).toLowerCase(), args);
     redis.sendCommand(raw);
     return raw.promise as Promise<RawReply>;
   }
@@ -439,7 +489,7 @@ export function createUpstashProxy(
     await ended;
   }
 
-  async function single(command: string[], base64: boolean): Promise<Response> {
+  async function single(command: readonly Arg[], base64: boolean): Promise<Response> {
     const refusal = _refusal(command);
     if (refusal) return _json(400, { error: refusal });
     try {
@@ -506,6 +556,17 @@ export function createUpstashProxy(
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (!_authorized(req, url, token)) return _json(401, { error: UNAUTHORIZED });
+    const path = url.pathname.replace(/\/+$/, "");
+    const base64 = req.headers.get("upstash-encoding")?.toLowerCase() === "base64";
+    if (path !== "" && path !== "/pipeline" && path !== "/multi-exec") {
+      if (!PATH_FORM_METHODS.has(req.method)) {
+        throw new _HttpError(405, `ERR method ${req.method} not allowed, use GET, HEAD, POST or PUT`);
+      }
+      if (closed) throw new _HttpError(503, "ERR proxy is closed");
+      const body = req.method === "POST" || req.method === "PUT" ? new Uint8Array(await req.arrayBuffer()) : null;
+      const res = await single(_pathCommand(path, url.search, body), base64);
+      return req.method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
+    }
     if (req.method !== "POST") throw new _HttpError(405, `ERR method ${req.method} not allowed, use POST`);
     if (closed) throw new _HttpError(503, "ERR proxy is closed");
     let body: unknown;
@@ -514,16 +575,13 @@ export function createUpstashProxy(
     } catch {
       throw new _HttpError(400, "ERR failed to parse request body as JSON");
     }
-    const base64 = req.headers.get("upstash-encoding")?.toLowerCase() === "base64";
-    switch (url.pathname.replace(/\/+$/, "")) {
+    switch (path) {
       case "":
         return await single(_parseCommand(body), base64);
       case "/pipeline":
         return await pipeline(_parseCommandList(body), base64);
-      case "/multi-exec":
-        return await multiExec(_parseCommandList(body), base64);
       default:
-        throw new _HttpError(404, `ERR unknown endpoint: ${url.pathname}`);
+        return await multiExec(_parseCommandList(body), base64);
     }
   }
 

@@ -267,6 +267,135 @@ test("auth: missing or wrong bearer token → 401 JSON; ?_token= is accepted", a
   await json(badQuery, 401);
 });
 
+// ---------------------------------------------------------------- path form
+
+/** A path-form request with the fixture's token. */
+function path(
+  fx: Fixture,
+  method: string,
+  pathAndQuery: string,
+  init: { body?: BodyInit; headers?: HeadersInit } = {},
+) {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", `Bearer ${fx.token}`);
+  return fetch(`${fx.url}${pathAndQuery}`, {
+    method,
+    headers,
+    ...(init.body !== undefined ? { body: init.body } : {}),
+  });
+}
+
+test("path form: GET /set/key/value, GET /get/key, /incr/counter by GET and POST", async (fx) => {
+  const key = encodeURIComponent(`${fx.prefix}:pf`);
+  const counter = encodeURIComponent(`${fx.prefix}:pf:n`);
+  assert.deepEqual(await json(await path(fx, "GET", `/set/${key}/bar`), 200), { result: "OK" });
+  assert.deepEqual(await json(await path(fx, "GET", `/get/${key}`), 200), { result: "bar" });
+  assert.deepEqual(await json(await path(fx, "GET", `/GET/${key}/`), 200), { result: "bar" });
+  assert.deepEqual(await json(await path(fx, "GET", `/incr/${counter}`), 200), { result: 1 });
+  assert.deepEqual(await json(await path(fx, "POST", `/incr/${counter}`), 200), { result: 2 });
+  assert.deepEqual(await json(await path(fx, "PUT", `/incrby/${counter}/5`), 200), { result: 7 });
+  assert.deepEqual(await json(await path(fx, "GET", `/mget/${key}/${counter}/${key}:none`), 200), {
+    result: ["bar", "7", null],
+  });
+  assert.equal(await fx.admin.get(`${fx.prefix}:pf:n`), "7");
+  const head = await path(fx, "HEAD", `/get/${key}`);
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), "");
+});
+
+test("path form: segments are URL-decoded (%2F is a slash in a key, + stays a plus)", async (fx) => {
+  const key = `${fx.prefix}:a/b c:é`;
+  const res = await path(fx, "GET", `/set/${encodeURIComponent(key)}/${encodeURIComponent("v/1 2")}+3`);
+  assert.deepEqual(await json(res, 200), { result: "OK" });
+  assert.equal(await fx.admin.get(key), "v/1 2+3");
+  assert.deepEqual(await json(await path(fx, "GET", `/get/${encodeURIComponent(key)}`), 200), { result: "v/1 2+3" });
+  const bad = await json(await path(fx, "GET", `/get/%E0%A4%A`), 400) as { error: string };
+  assert.match(bad.error, /percent-encoding/);
+});
+
+test("path form: a POST body is the last argument, byte for byte; query parameters follow it", async (fx) => {
+  const key = `${fx.prefix}:pf:body`;
+  const value = JSON.stringify({ amount: 5000, note: "a/b c?d=e&f" });
+  assert.deepEqual(await json(await path(fx, "POST", `/set/${encodeURIComponent(key)}`, { body: value }), 200), {
+    result: "OK",
+  });
+  assert.equal(await fx.admin.get(key), value);
+  // SET key $VALUE EX 100, as Upstash's docs write it: ?EX=100 after the body.
+  await json(await path(fx, "POST", `/set/${encodeURIComponent(key)}?EX=100`, { body: "v2" }), 200);
+  const ttl = await fx.admin.ttl(key);
+  assert.ok(ttl > 90 && ttl <= 100, `TTL ${ttl}`);
+  // A bare flag: SET key v3 NX → nil, the key exists.
+  assert.deepEqual(await json(await path(fx, "POST", `/set/${encodeURIComponent(key)}?NX`, { body: "v3" }), 200), {
+    result: null,
+  });
+  assert.equal(await fx.admin.get(key), "v2");
+  const bytes = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0x0a, 0xc3]);
+  const bin = `${fx.prefix}:pf:bin`;
+  await json(await path(fx, "PUT", `/set/${encodeURIComponent(bin)}`, { body: bytes }), 200);
+  assert.deepEqual(await fx.admin.getBuffer(bin), bytes);
+  // Same encoding rules as POST /: base64 for every string but OK.
+  const res = await path(fx, "GET", `/get/${encodeURIComponent(bin)}`, { headers: { "upstash-encoding": "base64" } });
+  assert.deepEqual(await json(res, 200), { result: bytes.toString("base64") });
+  const ok = await path(fx, "GET", `/set/${encodeURIComponent(bin)}/x`, { headers: { "upstash-encoding": "base64" } });
+  assert.deepEqual(await json(ok, 200), { result: "OK" });
+});
+
+test("path form: same auth (?_token= is not an argument), same refusals, Redis errors as 400", async (fx) => {
+  const key = encodeURIComponent(`${fx.prefix}:pf:auth`);
+  await json(await path(fx, "GET", `/set/${key}/v`, { headers: { authorization: "Bearer wrong" } }), 401);
+  await json(await fetch(`${fx.url}/set/${key}/v`), 401);
+  assert.equal(await fx.admin.exists(`${fx.prefix}:pf:auth`), 0);
+  const query = await fetch(`${fx.url}/set/${key}/v?_token=${encodeURIComponent(fx.token)}`);
+  assert.deepEqual(await json(query, 200), { result: "OK" });
+  assert.deepEqual(await json(await path(fx, "GET", `/config/get/maxmemory`), 400), {
+    error: "ERR Command is not available: 'CONFIG'",
+  });
+  assert.match(
+    ((await json(await path(fx, "POST", `/subscribe/chat`), 400)) as { error: string }).error,
+    /not available/,
+  );
+  assert.deepEqual(await json(await path(fx, "GET", `/hget/${key}/f`), 400), {
+    error: "WRONGTYPE Operation against a key holding the wrong kind of value",
+  });
+  assert.match(
+    ((await json(await path(fx, "GET", `/nosuchcommand/x`), 400)) as { error: string }).error,
+    /unknown command/i,
+  );
+  await json(await path(fx, "DELETE", `/get/${key}`), 405);
+  await json(await path(fx, "GET", `/pipeline`), 405);
+});
+
+test("path form: a cross-site browser GET (image, link) with the public token is refused", async (fx) => {
+  const key = `${fx.prefix}:pf:img`;
+  const url = `${fx.url}/set/${encodeURIComponent(key)}/pwned?_token=${encodeURIComponent(fx.token)}`;
+  // What an <img src> or a link on another site sends: no Origin, Sec-Fetch-Site cross-site.
+  await json(await fetch(url, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" } }), 403);
+  await json(await fetch(url, { headers: { origin: "https://evil.example" } }), 403);
+  assert.equal(await fx.admin.exists(key), 0);
+  // Typed into the address bar by the developer: allowed.
+  await json(await fetch(url, { headers: { "sec-fetch-site": "none" } }), 200);
+  assert.equal(await fx.admin.get(key), "pwned");
+});
+
+test("path form and @upstash/redis read and write the same values", async (fx) => {
+  const redis = fx.client();
+  const key = `${fx.prefix}:pf:shared`;
+  await json(
+    await path(fx, "POST", `/set/${encodeURIComponent(key)}`, {
+      body: JSON.stringify({ balance: 100, currency: "NGN" }),
+    }),
+    200,
+  );
+  assert.deepEqual(await redis.get(key), { balance: 100, currency: "NGN" });
+  await redis.set(key, { balance: 250 });
+  assert.deepEqual(await json(await path(fx, "GET", `/get/${encodeURIComponent(key)}`), 200), {
+    result: JSON.stringify({ balance: 250 }),
+  });
+  await redis.incr(`${key}:n`);
+  assert.deepEqual(await json(await path(fx, "GET", `/incr/${encodeURIComponent(`${key}:n`)}`), 200), { result: 2 });
+  assert.equal(await redis.get(`${key}:n`), 2);
+});
+
 // ---------------------------------------------------------------- browsers
 
 test("a browser request from a foreign origin is refused with 403 JSON before anything runs", async (fx) => {
@@ -608,7 +737,8 @@ test("every response is JSON with a fresh upstash-sync-token, errors included", 
     await fx.post("/nowhere", ["PING"]),
     await fetch(`${fx.url}/`, { headers: { authorization: `Bearer ${fx.token}` } }),
   ];
-  const statuses = [200, 200, 400, 401, 404, 405];
+  // /nowhere is the path form of the command NOWHERE: Redis' "unknown command", 400.
+  const statuses = [200, 200, 400, 401, 400, 405];
   const tokens = new Set<string>();
   for (const [i, res] of responses.entries()) {
     await json(res, statuses[i]!);
