@@ -9,9 +9,12 @@
  */
 import { type AcquireOptions, DEFAULT_WAIT_MS, type LockHandle, type LockService } from "./lock_service.ts";
 
+/** The `key` of a degradation of {@linkcode LockService.advanceFence}: it concerns the fencing counter, not a lock. */
+export const FENCE_COUNTER_KEY = "fence";
+
 /** What `onDegraded` receives. */
 export interface DegradedEvent {
-  /** The lock key the caller asked for. */
+  /** The lock key the caller asked for, or {@linkcode FENCE_COUNTER_KEY} for `advanceFence`. */
   key: string;
   /** Why the lock store was bypassed: the error text, or the timeout. */
   reason: string;
@@ -67,8 +70,12 @@ function _degradedHandle(key: string): LockHandle {
  *   → degraded handle and `onDegraded`. A contended result (null) passes through.
  * - `extend`/`release` of a real handle: inner throws or exceeds `timeoutMs`
  *   → false (the lease may be lost; the lease ends it anyway) and `onDegraded`.
+ * - `advanceFence`: inner throws or exceeds `timeoutMs` → resolves anyway and
+ *   `onDegraded` (key {@linkcode FENCE_COUNTER_KEY}). While the store is down
+ *   no fence is handed out (handles are degraded, `fence: null`), so there is
+ *   nothing to protect; the next `stale_fence` once it is back asks again.
  * - `status`: inner throws or exceeds `timeoutMs` → `{ ok: false, detail }`.
- * - A `RangeError` (invalid key or lease: a caller bug, not an outage) is rethrown.
+ * - A `RangeError` (invalid key, lease or floor: a caller bug, not an outage) is rethrown.
  *
  * @param inner The real lock service.
  * @param options Timeout and the degradation callback.
@@ -160,6 +167,16 @@ export function createDegradingLockService(
         report(key, `acquire failed: ${_reason(error)}`);
       }
       return _degradedHandle(key);
+    },
+    async advanceFence(floor: number): Promise<void> {
+      try {
+        const result = await bounded(inner.advanceFence(floor), timeoutMs);
+        if (result !== _TIMED_OUT) return;
+        report(FENCE_COUNTER_KEY, `advanceFence timed out after ${timeoutMs} ms`);
+      } catch (error) {
+        if (error instanceof RangeError) throw error;
+        report(FENCE_COUNTER_KEY, `advanceFence failed: ${_reason(error)}`);
+      }
     },
     async status(): Promise<{ ok: boolean; detail?: string }> {
       try {

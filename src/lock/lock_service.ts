@@ -7,6 +7,20 @@
  * write carries the handle's `fence` and the SQL functions refuse a fence
  * smaller than the last one they saw (Kleppmann, "How to do distributed locking").
  *
+ * The fence rule, and the hazard it brings. Fences come from one counter in
+ * the lock store (Redis `INCR`), while the database keeps, per payment, the
+ * highest fence it has seen (`payment_logs.last_fence`) and refuses a smaller
+ * one (SQLSTATE PM003 `stale_fence`). The counter is the weaker of the two:
+ * a flushed or brand-new Upstash database, an evicted counter key, a
+ * `LOCK_PREFIX` change, or an embedded-mode restart (the in-memory counter
+ * starts again at 0) sends it back to 0, and from then on every fence is stale
+ * for every payment already touched: those payments could never settle again.
+ * The database is the source of truth, so the counter is repaired from it:
+ * on `stale_fence` the caller reads the highest `last_fence` the database
+ * holds and calls {@linkcode LockService.advanceFence} with it, then retries
+ * once. That call only ever raises the counter, so it is safe to make at any
+ * time, from any instance, concurrently with acquisitions.
+ *
  * Adapters: `upstash_lock_service.ts` (Upstash Redis / the local proxy),
  * `memory_lock_service.ts` (embedded mode), and `degrading_lock_service.ts`,
  * which keeps the service available when Redis is not.
@@ -64,6 +78,27 @@ export interface LockService {
    * @returns The handle, or null = not obtained within waitMs (contended).
    */
   acquire(key: string, options?: AcquireOptions): Promise<LockHandle | null>;
+  /**
+   * Makes every fence handed out from now on strictly greater than `floor`:
+   * the counter becomes max(counter, floor), atomically. It never lowers the
+   * counter, so concurrent calls and acquisitions stay strictly increasing.
+   *
+   * Why: the counter can be lost (flush, new database, eviction, prefix
+   * change, embedded restart) while the database still holds the fences it
+   * saw; a caller refused with `stale_fence` passes the database's highest
+   * `last_fence` here and retries (see the module documentation).
+   *
+   * @param floor A fence the caller knows was handed out: a non-negative safe integer.
+   * @throws {RangeError} When `floor` is not a non-negative safe integer.
+   *
+   * @example
+   * ```ts
+   * // credit_user refused our fence with stale_fence: raise the counter past the
+   * // highest last_fence the database holds, then retry once with a new lock.
+   * await locks.advanceFence(highestLastFence);
+   * ```
+   */
+  advanceFence(floor: number): Promise<void>;
   /** For readiness: "ok" | "degraded" with reason. */
   status(): Promise<{ ok: boolean; detail?: string }>;
 }
@@ -87,6 +122,20 @@ export function assertLeaseMs(name: string, ms: number): number {
     throw new RangeError(`Cannot use ${name} ${ms}: expected a positive integer number of milliseconds`);
   }
   return ms;
+}
+
+/**
+ * Validates a fence floor: the counter holds integers, and Lua numbers are exact up to 2^53.
+ *
+ * @param floor The value.
+ * @returns `floor`, unchanged.
+ * @throws {RangeError} When `floor` is not a non-negative safe integer.
+ */
+export function assertFenceFloor(floor: number): number {
+  if (!Number.isSafeInteger(floor) || floor < 0) {
+    throw new RangeError(`Cannot advance the fence to ${floor}: expected a non-negative safe integer`);
+  }
+  return floor;
 }
 
 /**

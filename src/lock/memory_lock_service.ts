@@ -4,11 +4,16 @@
  * a random token per acquisition for compare-and-delete, and a fencing
  * counter shared by every acquisition in the store.
  *
+ * The counter lives and dies with the process: after a restart it starts at 0
+ * again, below every fence the database already holds. `advanceFence` is how
+ * the caller puts it back above them (see `lock_service.ts`).
+ *
  * @module
  */
 import {
   type AcquireOptions,
   acquireWithBackoff,
+  assertFenceFloor,
   assertLeaseMs,
   DEFAULT_LEASE_MS,
   DEFAULT_WAIT_MS,
@@ -62,7 +67,8 @@ export interface MemoryLockServiceOptions {
  *
  * @param options Clock and shared store.
  * @returns The service; `status()` is always ok.
- * @throws {RangeError} From `acquire`/`extend`, for an empty key or a non-integer lease.
+ * @throws {RangeError} From `acquire`/`extend`, for an empty key or a non-integer lease; from
+ * `advanceFence`, for a floor that is not a non-negative safe integer.
  *
  * @example
  * ```ts
@@ -121,6 +127,13 @@ export function createMemoryLockService(
             return entry !== undefined;
           }),
       };
+    },
+    advanceFence(floor: number): Promise<void> {
+      return _settle(() => {
+        assertFenceFloor(floor);
+        // Synchronous, like the Lua script: no acquisition can interleave.
+        store.fence = Math.max(store.fence, floor);
+      });
     },
     status(): Promise<{ ok: boolean; detail?: string }> {
       return Promise.resolve({ ok: true });

@@ -7,7 +7,7 @@
  * where the lock is held without a fence; its `extend` uses `EXPIRE` with whole
  * seconds (`extend(1500)` fails, and with < 500 ms left it answers false
  * while the lock is held); its release needs the uuid that only its own
- * acquire can set. So the three operations are small Lua scripts here. They
+ * acquire can set. So the operations are small Lua scripts here. They
  * keep `@upstash/lock`'s data layout (the key holds a random token, with the
  * lease as its PX expiry), so both kinds of holder exclude each other on
  * the same key.
@@ -18,6 +18,7 @@ import type { Redis } from "@upstash/redis";
 import {
   type AcquireOptions,
   acquireWithBackoff,
+  assertFenceFloor,
   assertLeaseMs,
   DEFAULT_LEASE_MS,
   DEFAULT_WAIT_MS,
@@ -58,6 +59,27 @@ end
 return 0
 `;
 
+/**
+ * Raises the fencing counter KEYS[1] to at least ARGV[1], never lowering it.
+ * One script so that it is atomic with the acquire script's INCR: whatever
+ * interleaving of advances and acquisitions, fences keep strictly increasing
+ * and every one handed out after this returns exceeds ARGV[1]. A missing
+ * counter (flushed database, eviction, new prefix) counts as 0. Returns the
+ * counter's value afterwards.
+ */
+const ADVANCE_FENCE_SCRIPT = `
+local floor = tonumber(ARGV[1])
+local current = tonumber(redis.call("GET", KEYS[1]) or "0")
+if current == nil then
+  return redis.error_reply("ERR fence counter is not an integer")
+end
+if current < floor then
+  redis.call("SET", KEYS[1], ARGV[1])
+  return floor
+end
+return current
+`;
+
 /** Compare-and-delete: never deletes a lock another holder took after ours expired. Returns 1 or 0. */
 const RELEASE_SCRIPT = `
 if redis.call("GET", KEYS[1]) == ARGV[1] then
@@ -73,12 +95,14 @@ const FENCE_SUFFIX = "fence";
  * Creates a LockService on an `@upstash/redis` client.
  *
  * Round trips: acquire = 1 request per attempt (EVALSHA; one more, EVAL, the
- * first time after Redis lost its script cache), extend = 1, release = 1.
- * Contended attempts are retried with jittered exponential backoff within `waitMs`.
+ * first time after Redis lost its script cache), extend = 1, release = 1,
+ * advanceFence = 1. Contended attempts are retried with jittered exponential
+ * backoff within `waitMs`.
  *
  * @param options The client and the key prefix.
  * @returns The service.
- * @throws {RangeError} From `acquire`, for an empty key, the reserved key `fence`, or a non-integer lease.
+ * @throws {RangeError} From `acquire`, for an empty key, the reserved key `fence`, or a non-integer lease;
+ * from `advanceFence`, for a floor that is not a non-negative safe integer.
  *
  * @example
  * ```ts
@@ -96,6 +120,7 @@ const FENCE_SUFFIX = "fence";
  */
 export function createUpstashLockService({ redis, prefix }: UpstashLockServiceOptions): LockService {
   const acquireScript = redis.createScript<number>(ACQUIRE_SCRIPT);
+  const advanceFenceScript = redis.createScript<number>(ADVANCE_FENCE_SCRIPT);
   const extendScript = redis.createScript<number>(EXTEND_SCRIPT);
   const releaseScript = redis.createScript<number>(RELEASE_SCRIPT);
   const fenceKey = `${prefix}:lock:${FENCE_SUFFIX}`;
@@ -129,6 +154,10 @@ export function createUpstashLockService({ redis, prefix }: UpstashLockServiceOp
         return result > 0 ? result : null;
       }, waitMs);
       return fence === null ? null : handleFor(key, redisKey, token, fence);
+    },
+    async advanceFence(floor: number): Promise<void> {
+      assertFenceFloor(floor);
+      await advanceFenceScript.exec([fenceKey], [String(floor)]);
     },
     async status(): Promise<{ ok: boolean; detail?: string }> {
       try {

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { createUpstashProxy } from "../../src/local/upstash_proxy.ts";
-import { createDegradingLockService, type DegradedEvent } from "../../src/lock/degrading_lock_service.ts";
+import {
+  createDegradingLockService,
+  type DegradedEvent,
+  FENCE_COUNTER_KEY,
+} from "../../src/lock/degrading_lock_service.ts";
 import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
 import { createMemoryLockService } from "../../src/lock/memory_lock_service.ts";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
@@ -25,6 +29,10 @@ function hangingService(answer: LockHandle | null = null) {
       calls.push(`acquire ${key}`);
       await gate;
       return answer;
+    },
+    async advanceFence(floor) {
+      calls.push(`advanceFence ${floor}`);
+      await gate;
     },
     async status() {
       calls.push("status");
@@ -75,6 +83,10 @@ Deno.test("degrading: an Upstash client on a dead port → degraded handle at on
   const status = await locks.status();
   assert.equal(status.ok, false);
   assert.match(String(status.detail), /unreachable/);
+  await locks.advanceFence(1_000); // resolves: no fence is handed out while the store is down
+  assert.equal(events.length, 2);
+  assert.equal(events[1]?.key, FENCE_COUNTER_KEY);
+  assert.match(events[1]!.reason, /^advanceFence failed: /);
   await locks.drain();
 });
 
@@ -140,7 +152,12 @@ Deno.test("degrading: an inner service that hangs → degraded after timeoutMs (
     const status = await locks.status();
     assert.ok(performance.now() - started < 400);
     assert.deepEqual(status, { ok: false, detail: "degraded: lock store did not answer within 120 ms" });
-    assert.deepEqual(events.map((e) => e.reason), ["acquire timed out after 120 ms", "acquire timed out after 320 ms"]);
+    await locks.advanceFence(50); // resolves, does not throw
+    assert.deepEqual(events.map((e) => e.reason), [
+      "acquire timed out after 120 ms",
+      "acquire timed out after 320 ms",
+      "advanceFence timed out after 120 ms",
+    ]);
   } finally {
     hanging.unblock();
     await locks.drain();
@@ -174,13 +191,26 @@ Deno.test("degrading: a contended result (null) passes through without degrading
   assert.deepEqual(await locks.status(), { ok: true });
 });
 
+Deno.test("degrading: advanceFence passes through to a healthy store", async () => {
+  const { events, onDegraded } = recorder();
+  const locks = createDegradingLockService(createMemoryLockService(), { onDegraded });
+  await locks.advanceFence(500);
+  assert.equal((await locks.acquire("payment:fenced", { waitMs: 0 }))?.fence, 501);
+  await assert.rejects(locks.advanceFence(-1), RangeError, "a caller bug is rethrown, not hidden as degradation");
+  assert.deepEqual(events, []);
+});
+
 Deno.test("degrading: extend/release failures of a real handle answer false and are reported", async () => {
   const { events, onDegraded } = recorder();
   const handle = fakeHandle({
     extend: () => Promise.reject(new Error("connection reset")),
     release: () => new Promise<boolean>(() => {}), // never answers
   });
-  const inner: LockService = { acquire: () => Promise.resolve(handle), status: () => Promise.resolve({ ok: true }) };
+  const inner: LockService = {
+    acquire: () => Promise.resolve(handle),
+    advanceFence: () => Promise.resolve(),
+    status: () => Promise.resolve({ ok: true }),
+  };
   const locks = createDegradingLockService(inner, { timeoutMs: 50, onDegraded });
   const wrapped = await locks.acquire("payment:fake", { waitMs: 0 });
   assert.equal(wrapped?.fence, 7);
@@ -199,9 +229,10 @@ Deno.test("degrading: caller bugs (RangeError) are rethrown, not hidden as degra
   assert.deepEqual(events, []);
 });
 
-Deno.test("degrading: a throwing onDegraded callback does not break acquire", async () => {
+Deno.test("degrading: a throwing onDegraded callback does not break acquire or advanceFence", async () => {
   const inner: LockService = {
     acquire: () => Promise.reject(new Error("down")),
+    advanceFence: () => Promise.reject(new Error("down")),
     status: () => Promise.reject(new Error("down")),
   };
   const locks = createDegradingLockService(inner, {
@@ -210,12 +241,14 @@ Deno.test("degrading: a throwing onDegraded callback does not break acquire", as
     },
   });
   assert.equal((await locks.acquire("payment:x"))?.degraded, true);
+  await locks.advanceFence(3);
   assert.deepEqual(await locks.status(), { ok: false, detail: "degraded: down" });
 });
 
 Deno.test("degrading: withLock runs fn unlocked with fence null when the store is down", async () => {
   const inner: LockService = {
     acquire: () => Promise.reject(new Error("down")),
+    advanceFence: () => Promise.reject(new Error("down")),
     status: () => Promise.resolve({ ok: false }),
   };
   const locks = createDegradingLockService(inner);

@@ -15,8 +15,22 @@ export interface LockBackend {
   newService(): LockService;
   /** Time left on `key`'s lease, read from the store itself (not through the service); null when free. */
   pttl(key: string): Promise<number | null>;
+  /**
+   * Makes the store lose everything it holds, fencing counter included, as a
+   * flushed or new Redis database, an eviction or an embedded-mode restart
+   * would; services created afterwards use the emptied store.
+   */
+  loseState(): Promise<void>;
   /** Removes the test's keys and closes clients and servers. */
   close(): Promise<void>;
+}
+
+/** Options of {@linkcode lockServiceContract}. */
+export interface LockServiceContractOptions {
+  /** Skip every case (service unavailable and not required). */
+  ignore?: boolean;
+  /** What `loseState` really does for this adapter, for the test's title. */
+  stateLoss: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,12 +48,12 @@ function obtained(handle: LockHandle | null): LockHandle {
  *
  * @param name Adapter name, prefixed to each test name.
  * @param open Opens a fresh backend for one test.
- * @param options `ignore` skips every case (service unavailable and not required).
+ * @param options `ignore`, and what losing the store's state means for this adapter.
  */
 export function lockServiceContract(
   name: string,
   open: () => Promise<LockBackend>,
-  { ignore = false }: { ignore?: boolean } = {},
+  { ignore = false, stateLoss }: LockServiceContractOptions,
 ): void {
   const test = (title: string, fn: (backend: LockBackend) => Promise<void>) =>
     Deno.test({
@@ -203,6 +217,68 @@ export function lockServiceContract(
     const handle = obtained(await s.acquire("payment:bad", { leaseMs: 1_000, waitMs: 0 }));
     await assert.rejects(handle.extend(-1), RangeError);
     await handle.release();
+  });
+
+  test("advanceFence(floor): every later fence exceeds floor, and a lower floor never lowers the counter", async (backend) => {
+    const [a, b] = [backend.newService(), backend.newService()];
+    const first = obtained(await a.acquire("payment:adv", { waitMs: 0 }));
+    assert.ok(first.fence! < 1_000);
+    await first.release();
+    await a.advanceFence(1_000);
+    const raised = obtained(await b.acquire("payment:adv", { waitMs: 0 })); // another instance sees it too
+    assert.ok(raised.fence! > 1_000, `fence after advanceFence(1000): ${raised.fence}`);
+    await raised.release();
+    await b.advanceFence(5);
+    const next = obtained(await a.acquire("payment:adv", { waitMs: 0 }));
+    assert.ok(next.fence! > raised.fence!, `advanceFence(5) lowered the counter: ${next.fence} after ${raised.fence}`);
+    await next.release();
+    await a.advanceFence(next.fence!); // a floor equal to the counter: still strictly greater afterwards
+    assert.ok(obtained(await b.acquire("payment:adv", { waitMs: 0 })).fence! > next.fence!);
+  });
+
+  test("advanceFence racing acquisitions keeps fences unique, and above every floor once it has returned", async (backend) => {
+    const services = Array.from({ length: 4 }, () => backend.newService());
+    const floors = [100, 50, 400, 200, 300];
+    const [advanced, acquired] = await Promise.all([
+      Promise.all(floors.map((floor, i) => services[i % 4]!.advanceFence(floor))),
+      Promise.all(Array.from({ length: 12 }, (_, i) => services[i % 4]!.acquire(`payment:mix${i}`, { waitMs: 0 }))),
+    ]);
+    assert.equal(advanced.length, floors.length);
+    const fences = acquired.map((h) => obtained(h).fence!);
+    assert.equal(new Set(fences).size, fences.length, `no two acquisitions share a fence: ${fences}`);
+    const after = obtained(await services[0]!.acquire("payment:mix_after", { waitMs: 0 })).fence!;
+    assert.ok(after > 400 && after > Math.max(...fences), `fence after the race: ${after}; during: ${fences}`);
+  });
+
+  test(
+    `after the store loses its state (${stateLoss}) fences restart at 1; advanceFence(last fence) puts them above it again`,
+    async (backend) => {
+      const before = backend.newService();
+      let last = 0;
+      for (let i = 0; i < 3; i++) {
+        const handle = obtained(await before.acquire(`payment:loss${i}`, { waitMs: 0 }));
+        last = handle.fence!;
+        await handle.release();
+      }
+      await backend.loseState();
+      const fresh = backend.newService();
+      const reset = obtained(await fresh.acquire("payment:loss0", { waitMs: 0 }));
+      // The hazard: the database already holds `last` for this payment and would refuse this fence as stale.
+      assert.equal(reset.fence, 1, `fence after the loss: ${reset.fence}; before it: ${last}`);
+      await reset.release();
+      await fresh.advanceFence(last); // what the use case does on stale_fence, with the database's highest fence
+      const repaired = obtained(await backend.newService().acquire("payment:loss0", { waitMs: 0 }));
+      assert.ok(repaired.fence! > last, `fence after advanceFence(${last}): ${repaired.fence}`);
+    },
+  );
+
+  test("invalid fence floors are refused with a RangeError", async (backend) => {
+    const s = backend.newService();
+    for (const floor of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+      await assert.rejects(s.advanceFence(floor), RangeError, `floor ${floor}`);
+    }
+    const handle = obtained(await s.acquire("payment:floor", { waitMs: 0 }));
+    assert.equal(handle.fence, 1, "the counter was left untouched");
   });
 
   test("status() is ok while the store answers", async (backend) => {

@@ -4,7 +4,7 @@ import { lockServiceContract } from "./lock_service_contract.ts";
 
 lockServiceContract("memory", () => {
   // Several services over one store model several app instances in one process.
-  const store = new MemoryLockStore();
+  let store = new MemoryLockStore();
   return Promise.resolve({
     newService: () => createMemoryLockService({ store }),
     pttl: (key: string) => {
@@ -12,9 +12,13 @@ lockServiceContract("memory", () => {
       const left = entry ? entry.expiresAt - Date.now() : 0;
       return Promise.resolve(left > 0 ? left : null);
     },
+    loseState: () => {
+      store = new MemoryLockStore();
+      return Promise.resolve();
+    },
     close: () => Promise.resolve(),
   });
-});
+}, { stateLoss: "a new store, as after an embedded-mode restart" });
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
@@ -48,6 +52,16 @@ Deno.test("memory: separate stores are separate lock spaces", async () => {
   const b = createMemoryLockService();
   assert.ok(await a.acquire("payment:x", { waitMs: 0 }));
   assert.ok(await b.acquire("payment:x", { waitMs: 0 }));
+});
+
+Deno.test("memory: advanceFence raises the store's counter, shared by every service on the store", async () => {
+  const store = new MemoryLockStore();
+  const [a, b] = [createMemoryLockService({ store }), createMemoryLockService({ store })];
+  await a.advanceFence(41);
+  assert.equal(store.fence, 41);
+  assert.equal((await b.acquire("payment:y", { waitMs: 0 }))?.fence, 42);
+  await b.advanceFence(7);
+  assert.equal(store.fence, 42, "never lowered");
 });
 
 Deno.test("memory: expired entries are swept so abandoned keys do not accumulate", async () => {

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { Redis as IORedis } from "ioredis";
 import { Redis } from "@upstash/redis";
 import { createUpstashProxy } from "../../src/local/upstash_proxy.ts";
@@ -65,6 +66,19 @@ export interface UpstashBackend extends LockBackend {
   client(): Redis;
 }
 
+/** Every key matching `pattern` (SCAN, bounded). */
+export async function scanKeys(admin: IORedis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = "0";
+  for (let i = 0; i < 1000; i++) {
+    const [next, keys] = await admin.scan(cursor, "MATCH", pattern, "COUNT", 500);
+    found.push(...keys);
+    cursor = next;
+    if (cursor === "0") break;
+  }
+  return found;
+}
+
 /**
  * Starts a proxy over real Redis for one test.
  *
@@ -85,6 +99,10 @@ export async function openUpstashBackend(): Promise<UpstashBackend> {
   const admin = new IORedis(REDIS_URL, { lazyConnect: true });
   await admin.connect();
   const client = () => new Redis({ url, token, enableTelemetry: false, enableAutoPipelining: true });
+  const deletePrefix = async () => {
+    const keys = await scanKeys(admin, `${prefix}:*`);
+    if (keys.length > 0) await admin.del(...keys);
+  };
   return {
     prefix,
     admin,
@@ -99,15 +117,12 @@ export async function openUpstashBackend(): Promise<UpstashBackend> {
       const ms = await admin.pttl(`${prefix}:lock:${key}`);
       return ms < 0 ? null : ms;
     },
+    // Honest scope: only this test's keys go (what FLUSHDB or an eviction does to them);
+    // a real FLUSHDB runs in its own logical database, see withDedicatedDb().
+    loseState: deletePrefix,
     async close(): Promise<void> {
       try {
-        let cursor = "0";
-        for (let i = 0; i < 1000; i++) {
-          const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-          if (keys.length > 0) await admin.del(...keys);
-          cursor = next;
-          if (cursor === "0") break;
-        }
+        await deletePrefix();
       } finally {
         await admin.quit();
         await server.shutdown();
@@ -115,4 +130,69 @@ export async function openUpstashBackend(): Promise<UpstashBackend> {
       }
     },
   };
+}
+
+/**
+ * The Redis logical database that only {@linkcode withDedicatedDb} uses, so a
+ * test may FLUSHDB it (nothing in this repository selects a database other
+ * than 0; Redis has 16 by default).
+ */
+export const DEDICATED_DB = 15;
+
+/** Compare-and-delete of the guard key: only the run that set it removes it. */
+const RELEASE_GUARD_SCRIPT = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0
+`;
+
+/** What {@linkcode withDedicatedDb} hands the test. */
+export interface DedicatedDb {
+  /** Its number. */
+  db: number;
+  /** A new `@upstash/redis` client on a proxy whose Redis connection is to that database. */
+  client(): Redis;
+}
+
+/**
+ * Runs `fn` against Redis logical database {@linkcode DEDICATED_DB} through a
+ * proxy of its own, then empties that database. `fn` may FLUSHDB it: no other
+ * test's keys live there. Runs of this suite that overlap (two engineers, CI)
+ * take turns through a guard key in database 0 (SET NX PX, polled a bounded
+ * number of times; the PX lets a crashed run's guard lapse), so one run's
+ * flush never wipes another's keys.
+ *
+ * @param fn The test body.
+ * @returns What `fn` returns.
+ */
+export async function withDedicatedDb<T>(fn: (dedicated: DedicatedDb) => Promise<T>): Promise<T> {
+  if (!(await redisReachable())) throw new Error(`Redis at ${REDIS_URL} is unreachable and REQUIRE_SERVICES=1`);
+  const guardKey = `test:lock:dedicated-db:${DEDICATED_DB}:guard`;
+  const guardToken = crypto.randomUUID();
+  const admin = new IORedis(REDIS_URL, { lazyConnect: true });
+  await admin.connect();
+  try {
+    let guarded = false;
+    for (let poll = 0; poll < 1_200 && !guarded; poll++) {
+      guarded = (await admin.set(guardKey, guardToken, "PX", 60_000, "NX")) === "OK";
+      if (!guarded) await new Promise((resolve) => setTimeout(resolve, 50)); // another run flushes now: its turn
+    }
+    assert.ok(guarded, `database ${DEDICATED_DB} stayed guarded by another run for a minute`);
+    const redisUrl = new URL(REDIS_URL);
+    redisUrl.pathname = `/${DEDICATED_DB}`;
+    const token = `tok_${crypto.randomUUID()}`;
+    const proxy = createUpstashProxy({ redisUrl: redisUrl.href, token });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, proxy.fetch);
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const client = () => new Redis({ url, token, enableTelemetry: false, enableAutoPipelining: true });
+    try {
+      return await fn({ db: DEDICATED_DB, client });
+    } finally {
+      await client().flushdb();
+      await server.shutdown();
+      await proxy.close();
+    }
+  } finally {
+    await admin.eval(RELEASE_GUARD_SCRIPT, 1, guardKey, guardToken);
+    await admin.quit();
+  }
 }

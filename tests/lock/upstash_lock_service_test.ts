@@ -9,6 +9,7 @@ import {
   redisReachable,
   SERVICES_REQUIRED,
   type UpstashBackend,
+  withDedicatedDb,
 } from "./upstash_backend.ts";
 
 const REDIS_UP = await redisReachable();
@@ -23,7 +24,10 @@ Deno.test({
   },
 });
 
-lockServiceContract("upstash", openUpstashBackend, { ignore });
+lockServiceContract("upstash", openUpstashBackend, {
+  ignore,
+  stateLoss: "every key of the test's prefix deleted, as FLUSHDB or an eviction deletes them",
+});
 
 const test = (name: string, fn: (backend: UpstashBackend) => Promise<void>) =>
   Deno.test({
@@ -157,4 +161,61 @@ test("status() reports a ping failure as not ok with the reason", async (backend
   const status = await createUpstashLockService({ redis, prefix: backend.prefix }).status();
   assert.equal(status.ok, false);
   assert.match(String(status.detail), /redis unreachable/);
+});
+
+test("advanceFence is one atomic script in one HTTP request: it raises the counter and never lowers it", async (backend) => {
+  const locks = backend.newService();
+  const fenceKey = `${backend.prefix}:lock:fence`;
+  let counts: number[] = [];
+  // Retried if a parallel test file flushes scripts in between (one extra EVAL request).
+  for (let round = 0; round < 3; round++) {
+    await locks.advanceFence(0); // warm the script cache
+    backend.requests.length = 0;
+    await locks.advanceFence(1_000 * (round + 1));
+    counts = [backend.requests.length];
+    if (counts[0] === 1) break;
+  }
+  assert.deepEqual(counts, [1]);
+  const raised = Number(await backend.admin.get(fenceKey));
+  assert.ok(raised >= 1_000, `counter ${raised}`);
+  await locks.advanceFence(3);
+  assert.equal(Number(await backend.admin.get(fenceKey)), raised, "a lower floor leaves the counter alone");
+  assert.equal(await backend.admin.pttl(fenceKey), -1, "the counter never expires");
+  const handle = await locks.acquire("payment:after_advance", { waitMs: 0 });
+  assert.equal(handle?.fence, raised + 1, "INCR continues from the raised counter");
+});
+
+test("advanceFence over a counter that is not an integer fails loudly instead of resetting it", async (backend) => {
+  await backend.admin.set(`${backend.prefix}:lock:fence`, "not-a-number");
+  await assert.rejects(backend.newService().advanceFence(10), /fence counter is not an integer/);
+  assert.equal(await backend.admin.get(`${backend.prefix}:lock:fence`), "not-a-number");
+});
+
+Deno.test({
+  name:
+    `upstash: FLUSHDB (of a dedicated logical database) restarts the fence counter at 1; advanceFence restores monotonicity`,
+  ignore,
+  async fn() {
+    await withDedicatedDb(async ({ client }) => {
+      const prefix = `test:lock:${crypto.randomUUID()}`;
+      const before = createUpstashLockService({ redis: client(), prefix });
+      const fences: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const handle = await before.acquire(`payment:flushed${i}`, { waitMs: 0 });
+        assert.ok(handle);
+        fences.push(handle.fence!);
+        await handle.release();
+      }
+      const last = fences.at(-1)!; // say the database now holds last_fence = last
+      assert.equal(await client().flushdb(), "OK");
+      const fresh = createUpstashLockService({ redis: client(), prefix });
+      const reset = await fresh.acquire("payment:flushed0", { waitMs: 0 });
+      assert.equal(reset?.fence, 1, `the hazard: after FLUSHDB the fence is ${reset?.fence}, below ${last}`);
+      await reset?.release();
+      await fresh.advanceFence(last);
+      const repaired = await createUpstashLockService({ redis: client(), prefix })
+        .acquire("payment:flushed0", { waitMs: 0 });
+      assert.ok(repaired && repaired.fence! > last, `fence after advanceFence(${last}): ${repaired?.fence}`);
+    });
+  },
 });

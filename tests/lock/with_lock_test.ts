@@ -26,6 +26,7 @@ function scripted(handle: Partial<LockHandle> = {}) {
       calls.push(`acquire lease=${options?.leaseMs} wait=${options?.waitMs}`);
       return Promise.resolve(full);
     },
+    advanceFence: () => Promise.resolve(),
     status: () => Promise.resolve({ ok: true }),
   };
   return { service, calls };
