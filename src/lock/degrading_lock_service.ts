@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { systemTimers, type Timers } from "../observability/clock.ts";
 import { type AcquireOptions, DEFAULT_WAIT_MS, type LockHandle, type LockService } from "./lock_service.ts";
 
 /** The `key` of a degradation of {@linkcode LockService.advanceFence}: it concerns the fencing counter, not a lock. */
@@ -31,6 +32,11 @@ export interface DegradingLockServiceOptions {
   timeoutMs?: number;
   /** Called on every degradation; errors it throws are ignored. */
   onDegraded?: (event: DegradedEvent) => void;
+  /**
+   * Timers of the timeouts and of `drain`'s bound.
+   * @default systemTimers
+   */
+  timers?: Timers;
 }
 
 /** A LockService that degrades instead of failing. */
@@ -78,7 +84,7 @@ function _degradedHandle(key: string): LockHandle {
  * - A `RangeError` (invalid key, lease or floor: a caller bug, not an outage) is rethrown.
  *
  * @param inner The real lock service.
- * @param options Timeout and the degradation callback.
+ * @param options Timeout, the degradation callback and the timers.
  * @returns The wrapped service, with `drain()`.
  *
  * @example
@@ -95,7 +101,7 @@ function _degradedHandle(key: string): LockHandle {
  */
 export function createDegradingLockService(
   inner: LockService,
-  { timeoutMs = 250, onDegraded }: DegradingLockServiceOptions = {},
+  { timeoutMs = 250, onDegraded, timers = systemTimers }: DegradingLockServiceOptions = {},
 ): DegradingLockService {
   const abandoned = new Set<Promise<unknown>>();
 
@@ -116,9 +122,9 @@ export function createDegradingLockService(
     ms: number,
     late: (value: T) => Promise<unknown> = () => Promise.resolve(),
   ): Promise<T | typeof _TIMED_OUT> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: number | undefined;
     const timeout = new Promise<typeof _TIMED_OUT>((resolve) => {
-      timer = setTimeout(() => resolve(_TIMED_OUT), ms);
+      timer = timers.setTimeout(() => resolve(_TIMED_OUT), ms);
     });
     try {
       const winner = await Promise.race([operation, timeout]);
@@ -128,7 +134,7 @@ export function createDegradingLockService(
       }
       return winner;
     } finally {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
     }
   }
 
@@ -188,10 +194,10 @@ export function createDegradingLockService(
       }
     },
     async drain(maxWaitMs = 5_000): Promise<boolean> {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: number | undefined;
       let expired = false;
       const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
+        timer = timers.setTimeout(() => {
           expired = true;
           resolve();
         }, maxWaitMs);
@@ -203,7 +209,7 @@ export function createDegradingLockService(
         }
         return abandoned.size === 0;
       } finally {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
       }
     },
   };

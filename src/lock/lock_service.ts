@@ -21,12 +21,17 @@
  * once. That call only ever raises the counter, so it is safe to make at any
  * time, from any instance, concurrently with acquisitions.
  *
+ * Time: adapters and `withLock` take {@linkcode Timers} (default: the real
+ * ones) for every wait, timeout and heartbeat, so tests drive them with a
+ * manual clock instead of sleeping.
+ *
  * Adapters: `upstash_lock_service.ts` (Upstash Redis / the local proxy),
  * `memory_lock_service.ts` (embedded mode), and `degrading_lock_service.ts`,
  * which keeps the service available when Redis is not.
  *
  * @module
  */
+import { systemTimers, type Timers } from "../observability/clock.ts";
 
 /** Options of {@linkcode LockService.acquire}. */
 export interface AcquireOptions {
@@ -159,6 +164,20 @@ const BASE_BACKOFF_MS = 10;
 /** Safety bound on attempts, whatever the clock does. */
 const MAX_ATTEMPTS = 10_000;
 
+/** Options of {@linkcode acquireWithBackoff}. */
+export interface BackoffOptions {
+  /**
+   * Source of jitter in [0, 1).
+   * @default Math.random
+   */
+  random?: () => number;
+  /**
+   * Clock of the deadline and the pauses.
+   * @default systemTimers
+   */
+  timers?: Timers;
+}
+
 /**
  * Runs `attempt` until it returns a value or the `waitMs` budget is spent,
  * pausing between attempts with jittered exponential backoff (10 ms doubling
@@ -167,8 +186,7 @@ const MAX_ATTEMPTS = 10_000;
  *
  * @param attempt One try; null = contended, try again.
  * @param waitMs Total budget in milliseconds; 0 = a single attempt.
- * @param random Source of jitter in [0, 1).
- * @default random Math.random
+ * @param options Jitter source and timers.
  * @returns The first non-null result, or null when the budget ran out.
  *
  * @example
@@ -179,17 +197,17 @@ const MAX_ATTEMPTS = 10_000;
 export async function acquireWithBackoff<T>(
   attempt: () => Promise<T | null>,
   waitMs: number,
-  random: () => number = Math.random,
+  { random = Math.random, timers = systemTimers }: BackoffOptions = {},
 ): Promise<T | null> {
-  const deadline = performance.now() + assertWaitMs(waitMs);
+  const deadline = timers.now() + assertWaitMs(waitMs);
   for (let n = 0; n < MAX_ATTEMPTS; n++) {
     const result = await attempt();
     if (result !== null) return result;
-    const remaining = deadline - performance.now();
+    const remaining = deadline - timers.now();
     if (remaining <= 0) return null;
     const cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** n);
     const pause = Math.min(remaining, cap / 2 + random() * (cap / 2));
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    await new Promise<void>((resolve) => timers.setTimeout(resolve, pause));
   }
   return null;
 }

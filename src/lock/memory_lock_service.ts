@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { type Clock, systemClock, systemTimers, type Timers } from "../observability/clock.ts";
 import {
   type AcquireOptions,
   acquireWithBackoff,
@@ -51,10 +52,17 @@ export class MemoryLockStore {
 /** Options of {@linkcode createMemoryLockService}. */
 export interface MemoryLockServiceOptions {
   /**
-   * Time source for lease expiry (waiting between attempts uses real time).
-   * @default Date.now
+   * Time source for lease expiry.
+   * @default systemClock
    */
-  clock?: { now(): number };
+  clock?: Clock;
+  /**
+   * Timers for the pauses between contended attempts. Tests pass the same
+   * manual clock as `clock` and `timers`, so leases run out and waiting
+   * contenders retry on one timeline they advance by hand.
+   * @default systemTimers
+   */
+  timers?: Timers;
   /**
    * State shared with other services.
    * @default a new MemoryLockStore
@@ -65,7 +73,7 @@ export interface MemoryLockServiceOptions {
 /**
  * Creates an in-process LockService.
  *
- * @param options Clock and shared store.
+ * @param options Clock, timers and shared store.
  * @returns The service; `status()` is always ok.
  * @throws {RangeError} From `acquire`/`extend`, for an empty key or a non-integer lease; from
  * `advanceFence`, for a floor that is not a non-negative safe integer.
@@ -78,7 +86,7 @@ export interface MemoryLockServiceOptions {
  * ```
  */
 export function createMemoryLockService(
-  { clock = { now: () => Date.now() }, store = new MemoryLockStore() }: MemoryLockServiceOptions = {},
+  { clock = systemClock, timers = systemTimers, store = new MemoryLockStore() }: MemoryLockServiceOptions = {},
 ): LockService {
   function held(key: string, token: string): MemoryLockEntry | undefined {
     const entry = store.entries.get(key);
@@ -107,7 +115,9 @@ export function createMemoryLockService(
       assertLeaseMs("leaseMs", leaseMs);
       sweep();
       const token = crypto.randomUUID();
-      const fence = await acquireWithBackoff(() => Promise.resolve(tryAcquire(key, token, leaseMs)), waitMs);
+      const fence = await acquireWithBackoff(() => Promise.resolve(tryAcquire(key, token, leaseMs)), waitMs, {
+        timers,
+      });
       if (fence === null) return null;
       return {
         key,

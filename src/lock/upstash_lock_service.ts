@@ -15,6 +15,7 @@
  * @module
  */
 import type { Redis } from "@upstash/redis";
+import { systemTimers, type Timers } from "../observability/clock.ts";
 import {
   type AcquireOptions,
   acquireWithBackoff,
@@ -32,6 +33,12 @@ export interface UpstashLockServiceOptions {
   redis: Redis;
   /** Key namespace: `dev` → locks at `dev:lock:<key>`, fencing counter at `dev:lock:fence`. */
   prefix: string;
+  /**
+   * Timers for the pauses between contended attempts (the lease itself is
+   * Redis' PX expiry and follows Redis' clock, whatever this is).
+   * @default systemTimers
+   */
+  timers?: Timers;
 }
 
 /**
@@ -99,7 +106,7 @@ const FENCE_SUFFIX = "fence";
  * advanceFence = 1. Contended attempts are retried with jittered exponential
  * backoff within `waitMs`.
  *
- * @param options The client and the key prefix.
+ * @param options The client, the key prefix and the timers.
  * @returns The service.
  * @throws {RangeError} From `acquire`, for an empty key, the reserved key `fence`, or a non-integer lease;
  * from `advanceFence`, for a floor that is not a non-negative safe integer.
@@ -118,7 +125,9 @@ const FENCE_SUFFIX = "fence";
  * }
  * ```
  */
-export function createUpstashLockService({ redis, prefix }: UpstashLockServiceOptions): LockService {
+export function createUpstashLockService(
+  { redis, prefix, timers = systemTimers }: UpstashLockServiceOptions,
+): LockService {
   const acquireScript = redis.createScript<number>(ACQUIRE_SCRIPT);
   const advanceFenceScript = redis.createScript<number>(ADVANCE_FENCE_SCRIPT);
   const extendScript = redis.createScript<number>(EXTEND_SCRIPT);
@@ -148,11 +157,15 @@ export function createUpstashLockService({ redis, prefix }: UpstashLockServiceOp
       const redisKey = `${prefix}:lock:${key}`;
       // A fresh token per acquisition: release/extend only act on our own acquisition.
       const token = crypto.randomUUID();
-      const fence = await acquireWithBackoff(async () => {
-        const result: unknown = await acquireScript.exec([redisKey, fenceKey], [token, String(leaseMs)]);
-        if (typeof result !== "number") throw new Error(`Cannot read fence: script answered ${String(result)}`);
-        return result > 0 ? result : null;
-      }, waitMs);
+      const fence = await acquireWithBackoff(
+        async () => {
+          const result: unknown = await acquireScript.exec([redisKey, fenceKey], [token, String(leaseMs)]);
+          if (typeof result !== "number") throw new Error(`Cannot read fence: script answered ${String(result)}`);
+          return result > 0 ? result : null;
+        },
+        waitMs,
+        { timers },
+      );
       return fence === null ? null : handleFor(key, redisKey, token, fence);
     },
     async advanceFence(floor: number): Promise<void> {

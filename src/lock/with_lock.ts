@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { systemTimers, type Timers } from "../observability/clock.ts";
 import { type AcquireOptions, DEFAULT_LEASE_MS, type LockHandle, type LockService } from "./lock_service.ts";
 
 /** Options of {@linkcode withLock}. */
@@ -20,6 +21,12 @@ export interface WithLockOptions extends AcquireOptions {
    * stale holder from writing.
    */
   onLost?: (event: { key: string; reason: string }) => void;
+  /**
+   * Timers of the heartbeat. (Waiting for a contended lock is the lock
+   * service's, with the timers it was built with.)
+   * @default systemTimers
+   */
+  timers?: Timers;
 }
 
 /** Outcome of {@linkcode withLock}. */
@@ -37,7 +44,7 @@ export type WithLockResult<T> = { acquired: true; value: T } | { acquired: false
  * @param locks The lock service.
  * @param key Lock key, e.g. `payment:<reference>`.
  * @param fn The work; receives the handle (pass `handle.fence` to the database).
- * @param options Lease, bounded wait, heartbeat period, lost-lease callback.
+ * @param options Lease, bounded wait, heartbeat period, lost-lease callback, heartbeat timers.
  * @returns `{ acquired: true, value }`, or `{ acquired: false }` when the lock stayed contended for `waitMs`.
  *
  * @example
@@ -52,13 +59,13 @@ export async function withLock<T>(
   fn: (handle: LockHandle) => Promise<T>,
   options: WithLockOptions = {},
 ): Promise<WithLockResult<T>> {
-  const { heartbeatMs, onLost, ...acquireOptions } = options;
+  const { heartbeatMs, onLost, timers = systemTimers, ...acquireOptions } = options;
   const handle = await locks.acquire(key, acquireOptions);
   if (handle === null) return { acquired: false };
   const leaseMs = acquireOptions.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeat = handle.degraded
     ? undefined
-    : _startHeartbeat(handle, leaseMs, heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)), onLost);
+    : _startHeartbeat(handle, leaseMs, heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)), onLost, timers);
   let finished = false;
   const finish = async () => {
     finished = true;
@@ -81,9 +88,10 @@ function _startHeartbeat(
   leaseMs: number,
   periodMs: number,
   onLost: WithLockOptions["onLost"],
+  timers: Timers,
 ): { stop(): Promise<void> } {
   let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: number | undefined;
   let inFlight: Promise<void> = Promise.resolve();
 
   const lost = (reason: string) => {
@@ -107,7 +115,7 @@ function _startHeartbeat(
 
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
+    timer = timers.setTimeout(() => {
       inFlight = beat();
     }, periodMs);
   }
@@ -116,7 +124,7 @@ function _startHeartbeat(
   return {
     async stop(): Promise<void> {
       stopped = true;
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       await inFlight;
     },
   };

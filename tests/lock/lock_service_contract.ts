@@ -3,18 +3,35 @@
  * (in-memory and Upstash-through-the-proxy). Each case opens its own backend,
  * so cases never share keys or depend on order.
  *
+ * Time never comes from the wall clock: the services wait on the backend's
+ * {@linkcode ManualClock}, and a lease "runs" only when the test lets time
+ * pass with `elapse` (the memory store follows the same manual clock; for
+ * Redis, whose PX expiry cannot be faked, the backend ages the keys' PTTL by
+ * hand and tests use leases long enough that real time does not matter).
+ * Where a bound on real latency is asserted, it is measured around the call,
+ * never guessed.
+ *
  * @module
  */
 import assert from "node:assert/strict";
 import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
 import { withLock } from "../../src/lock/with_lock.ts";
+import { type ManualClock, within } from "./manual_clock.ts";
 
 /** What the contract needs from an adapter under test. */
 export interface LockBackend {
+  /** The clock every service of this backend waits on (backoff pauses); pass it as `timers` to withLock too. */
+  clock: ManualClock;
   /** A new service instance with its own client, over the lock store all instances share. */
   newService(): LockService;
   /** Time left on `key`'s lease, read from the store itself (not through the service); null when free. */
   pttl(key: string): Promise<number | null>;
+  /**
+   * Lets `ms` milliseconds pass: every lease in the store loses `ms` (one that
+   * reaches 0 ends, as its expiry would end it), then the clock advances by
+   * `ms`, firing the timers due by then.
+   */
+  elapse(ms: number): Promise<void>;
   /**
    * Makes the store lose everything it holds, fencing counter included, as a
    * flushed or new Redis database, an eviction or an embedded-mode restart
@@ -33,14 +50,46 @@ export interface LockServiceContractOptions {
   stateLoss: string;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The handle, asserting the lock was obtained and is a real (not degraded) one. */
 function obtained(handle: LockHandle | null): LockHandle {
   assert.ok(handle, "expected the lock to be obtained");
   assert.equal(handle.degraded, false);
   assert.equal(typeof handle.fence, "number");
   return handle;
+}
+
+/**
+ * Runs `call` and asserts the lease it leaves on `key` is `ms`, less at most
+ * the real time the call and the read took (measured, so load cannot fail it).
+ */
+async function assertLeaseLeft(backend: LockBackend, key: string, ms: number, call: () => Promise<unknown>) {
+  const started = performance.now();
+  await call();
+  const left = await backend.pttl(key);
+  const spent = Math.ceil(performance.now() - started);
+  assert.ok(
+    left !== null && left <= ms && left >= ms - spent - 1,
+    `lease left: ${left} (set to ${ms}, ${spent} ms ago at most)`,
+  );
+}
+
+/** Wraps a service so that the test can wait for its handles' next extend to answer. */
+function observingExtends(inner: LockService) {
+  let waiters: Array<(answer: boolean) => void> = [];
+  const settled = (answer: boolean) => {
+    const woken = waiters;
+    waiters = [];
+    for (const wake of woken) wake(answer);
+    return answer;
+  };
+  const service: LockService = {
+    ...inner,
+    async acquire(key, options) {
+      const handle = await inner.acquire(key, options);
+      return handle && { ...handle, extend: async (ms: number) => settled(await handle.extend(ms)) };
+    },
+  };
+  return { service, nextExtend: () => new Promise<boolean>((resolve) => waiters.push(resolve)) };
 }
 
 /**
@@ -71,7 +120,7 @@ export function lockServiceContract(
 
   test("a held lock is exclusive across two service instances", async (backend) => {
     const [a, b] = [backend.newService(), backend.newService()];
-    const held = obtained(await a.acquire("payment:ref_1", { leaseMs: 5_000, waitMs: 0 }));
+    const held = obtained(await a.acquire("payment:ref_1", { leaseMs: 60_000, waitMs: 0 }));
     assert.equal(held.key, "payment:ref_1");
     assert.equal(await b.acquire("payment:ref_1", { leaseMs: 5_000, waitMs: 0 }), null);
     assert.equal(await a.acquire("payment:ref_1", { leaseMs: 5_000, waitMs: 0 }), null, "not re-entrant either");
@@ -83,15 +132,15 @@ export function lockServiceContract(
   test("of many concurrent contenders exactly one obtains the lock", async (backend) => {
     const services = Array.from({ length: 8 }, () => backend.newService());
     const handles = await Promise.all(
-      services.map((s) => s.acquire("payment:storm", { leaseMs: 5_000, waitMs: 0 })),
+      services.map((s) => s.acquire("payment:storm", { leaseMs: 60_000, waitMs: 0 })),
     );
     assert.equal(handles.filter((h) => h !== null).length, 1);
   });
 
   test("the lease reaches the store as the key's expiry", async (backend) => {
-    obtained(await backend.newService().acquire("payment:ttl", { leaseMs: 1_000, waitMs: 0 }));
-    const left = await backend.pttl("payment:ttl");
-    assert.ok(left !== null && left > 800 && left <= 1_000, `lease left: ${left}`);
+    await assertLeaseLeft(backend, "payment:ttl", 60_000, async () => {
+      obtained(await backend.newService().acquire("payment:ttl", { leaseMs: 60_000, waitMs: 0 }));
+    });
   });
 
   test("fencing tokens strictly increase across acquisitions, instances and keys", async (backend) => {
@@ -99,7 +148,8 @@ export function lockServiceContract(
     const fences: number[] = [];
     for (let i = 0; i < 6; i++) {
       const service = i % 2 === 0 ? a : b;
-      const handle = obtained(await service.acquire(`payment:f${i % 3}`, { leaseMs: 5_000, waitMs: 500 }));
+      const acquiring = service.acquire(`payment:f${i % 3}`, { leaseMs: 5_000, waitMs: 500 });
+      const handle = obtained(await backend.clock.run(acquiring));
       fences.push(handle.fence!);
       await handle.release();
     }
@@ -112,20 +162,27 @@ export function lockServiceContract(
     assert.ok(Math.min(...concurrentFences) > fences.at(-1)!);
   });
 
-  test("lease expiry frees the lock", async (backend) => {
+  test("lease expiry frees the lock for a contender waiting on it", async (backend) => {
     const [a, b] = [backend.newService(), backend.newService()];
-    obtained(await a.acquire("payment:lease", { leaseMs: 200, waitMs: 0 }));
+    obtained(await a.acquire("payment:lease", { leaseMs: 5_000, waitMs: 0 }));
     assert.equal(await b.acquire("payment:lease", { waitMs: 0 }), null);
-    const started = performance.now();
-    obtained(await b.acquire("payment:lease", { leaseMs: 5_000, waitMs: 2_000 }));
-    assert.ok(performance.now() - started < 1_000, "obtained soon after the 200 ms lease ran out");
+    const started = backend.clock.now();
+    const waiting = b.acquire("payment:lease", { leaseMs: 60_000, waitMs: 20_000 });
+    await within(Promise.race([backend.clock.whenPending(), waiting])); // b was refused and pauses before its next attempt
+    await backend.elapse(5_000); // the holder's lease runs out
+    obtained(await backend.clock.run(waiting));
+    const waited = backend.clock.now() - started;
+    assert.ok(
+      waited >= 5_000 && waited <= 5_200,
+      `obtained ${waited} ms after the wait began: within a pause of the expiry`,
+    );
   });
 
   test("a stale holder's release and extend fail and leave the new holder's lock alone", async (backend) => {
     const [a, b, c] = [backend.newService(), backend.newService(), backend.newService()];
-    const stale = obtained(await a.acquire("payment:stale", { leaseMs: 150, waitMs: 0 }));
-    await sleep(250);
-    const fresh = obtained(await b.acquire("payment:stale", { leaseMs: 5_000, waitMs: 0 }));
+    const stale = obtained(await a.acquire("payment:stale", { leaseMs: 5_000, waitMs: 0 }));
+    await backend.elapse(5_000); // the stale holder's lease ran out
+    const fresh = obtained(await b.acquire("payment:stale", { leaseMs: 60_000, waitMs: 0 }));
     assert.ok(fresh.fence! > stale.fence!);
     assert.equal(await stale.release(), false);
     assert.equal(await stale.extend(5_000), false);
@@ -136,51 +193,54 @@ export function lockServiceContract(
     assert.equal(await backend.pttl("payment:stale"), null);
   });
 
-  test("extend(1500) renews the lease with millisecond precision", async (backend) => {
+  test("extend(15_500) renews the lease with millisecond precision", async (backend) => {
     const [a, b] = [backend.newService(), backend.newService()];
-    const handle = obtained(await a.acquire("payment:extend", { leaseMs: 200, waitMs: 0 }));
-    assert.equal(await handle.extend(1_500), true);
-    const left = await backend.pttl("payment:extend");
-    assert.ok(left !== null && left > 1_300 && left <= 1_500, `lease left: ${left}`);
-    await sleep(300); // past the original 200 ms lease
+    const handle = obtained(await a.acquire("payment:extend", { leaseMs: 10_000, waitMs: 0 }));
+    await assertLeaseLeft(
+      backend,
+      "payment:extend",
+      15_500,
+      async () => assert.equal(await handle.extend(15_500), true),
+    );
+    await backend.elapse(12_000); // past the original 10 s lease
     assert.equal(await b.acquire("payment:extend", { waitMs: 0 }), null);
     assert.equal(await handle.release(), true);
   });
 
   test("extend works with less than 500 ms left on the lease", async (backend) => {
     const [a, b] = [backend.newService(), backend.newService()];
-    const handle = obtained(await a.acquire("payment:late", { leaseMs: 450, waitMs: 0 }));
-    await sleep(150);
+    const handle = obtained(await a.acquire("payment:late", { leaseMs: 10_000, waitMs: 0 }));
+    await backend.elapse(9_550);
     const before = await backend.pttl("payment:late");
     assert.ok(before !== null && before < 500, `lease left before extend: ${before}`);
-    assert.equal(await handle.extend(2_000), true);
-    const after = await backend.pttl("payment:late");
-    assert.ok(after !== null && after > 1_800, `lease left after extend: ${after}`);
-    await sleep(400); // past the original lease
+    await assertLeaseLeft(backend, "payment:late", 2_000, async () => assert.equal(await handle.extend(2_000), true));
+    await backend.elapse(1_000); // past the original lease
     assert.equal(await b.acquire("payment:late", { waitMs: 0 }), null);
     assert.equal(await handle.release(), true);
   });
 
-  test("a bounded wait on a contended lock returns null after about waitMs", async (backend) => {
+  test("a bounded wait on a contended lock returns null once waitMs is spent", async (backend) => {
     const [a, b] = [backend.newService(), backend.newService()];
-    obtained(await a.acquire("payment:busy", { leaseMs: 5_000, waitMs: 0 }));
-    const started = performance.now();
-    assert.equal(await b.acquire("payment:busy", { waitMs: 300 }), null);
-    const waited = performance.now() - started;
-    assert.ok(waited >= 295 && waited < 1_000, `waited ${waited} ms`);
+    obtained(await a.acquire("payment:busy", { leaseMs: 60_000, waitMs: 0 }));
+    const started = backend.clock.now();
+    assert.equal(await backend.clock.run(b.acquire("payment:busy", { waitMs: 300 })), null);
+    assert.equal(backend.clock.now() - started, 300, "the whole budget, and not a millisecond more");
   });
 
   test("withLock's heartbeat keeps a short lease alive past its length, then releases", async (backend) => {
-    const [a, b] = [backend.newService(), backend.newService()];
+    const { service, nextExtend } = observingExtends(backend.newService());
+    const b = backend.newService();
     let contenderGotIt = false;
-    const outcome = await withLock(a, "payment:beat", async (handle) => {
+    const outcome = await withLock(service, "payment:beat", async (handle) => {
       assert.equal(typeof handle.fence, "number");
       for (let i = 0; i < 8; i++) {
-        await sleep(100); // 800 ms of work under a 300 ms lease
+        const beat = nextExtend();
+        await backend.elapse(3_000); // 24 s of work under a 9 s lease, a heartbeat due every 3 s
+        assert.equal(await within(beat), true, `heartbeat ${i + 1} renewed the lease`);
         if (await b.acquire("payment:beat", { waitMs: 0 })) contenderGotIt = true;
       }
       return "done";
-    }, { leaseMs: 300, waitMs: 0 });
+    }, { leaseMs: 9_000, waitMs: 0, timers: backend.clock });
     assert.deepEqual(outcome, { acquired: true, value: "done" });
     assert.equal(contenderGotIt, false, "the lease never lapsed while fn ran");
     assert.equal(await backend.pttl("payment:beat"), null, "released on the way out");
@@ -190,9 +250,9 @@ export function lockServiceContract(
     const a = backend.newService();
     await assert.rejects(
       withLock(a, "payment:throws", async () => {
-        await sleep(50);
+        await backend.elapse(50);
         throw new Error("Cannot credit payment: state is failed");
-      }, { leaseMs: 300, waitMs: 0 }),
+      }, { leaseMs: 60_000, waitMs: 0, timers: backend.clock }),
       /Cannot credit payment: state is failed/,
     );
     assert.equal(await backend.pttl("payment:throws"), null);
@@ -200,12 +260,12 @@ export function lockServiceContract(
   });
 
   test("withLock answers acquired: false on contention without running fn", async (backend) => {
-    obtained(await backend.newService().acquire("payment:taken", { leaseMs: 5_000, waitMs: 0 }));
+    obtained(await backend.newService().acquire("payment:taken", { leaseMs: 60_000, waitMs: 0 }));
     let ran = false;
-    const outcome = await withLock(backend.newService(), "payment:taken", () => {
+    const outcome = await backend.clock.run(withLock(backend.newService(), "payment:taken", () => {
       ran = true;
       return Promise.resolve(1);
-    }, { waitMs: 50 });
+    }, { waitMs: 50, timers: backend.clock }));
     assert.deepEqual(outcome, { acquired: false });
     assert.equal(ran, false);
   });

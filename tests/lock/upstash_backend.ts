@@ -2,7 +2,9 @@
  * Test backend for the Upstash lock adapter: the local Upstash REST proxy in
  * front of real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`), a
  * random key prefix per test, an ioredis connection to look at Redis directly,
- * and a count of the HTTP requests the proxy received.
+ * a count of the HTTP requests the proxy received, and a manual clock for the
+ * services' waits. Redis' own clock runs the leases (PX cannot be faked):
+ * `elapse` ages them by hand instead, through PTTL/PEXPIRE.
  *
  * When Redis is unreachable the Redis-backed tests are ignored, unless
  * `REQUIRE_SERVICES=1`, which makes them run and fail.
@@ -16,6 +18,7 @@ import { createUpstashProxy } from "../../src/local/upstash_proxy.ts";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
 import type { LockService } from "../../src/lock/lock_service.ts";
 import type { LockBackend } from "./lock_service_contract.ts";
+import { ManualClock } from "./manual_clock.ts";
 
 /** The Redis the tests use. */
 export const REDIS_URL: string = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -66,6 +69,22 @@ export interface UpstashBackend extends LockBackend {
   client(): Redis;
 }
 
+/**
+ * Ages every lease in KEYS by ARGV[1] ms, atomically: what that much time does
+ * to a PX expiry. A lease that reaches 0 ends (the key goes, as its expiry
+ * would take it); keys without a lease (the fence counter) are left alone.
+ */
+const AGE_LEASES_SCRIPT = `
+local ms = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local left = redis.call("PTTL", key)
+  if left > 0 then
+    if left > ms then redis.call("PEXPIRE", key, left - ms) else redis.call("DEL", key) end
+  end
+end
+return 0
+`;
+
 /** Every key matching `pattern` (SCAN, bounded). */
 export async function scanKeys(admin: IORedis, pattern: string): Promise<string[]> {
   const found: string[] = [];
@@ -99,6 +118,7 @@ export async function openUpstashBackend(): Promise<UpstashBackend> {
   const admin = new IORedis(REDIS_URL, { lazyConnect: true });
   await admin.connect();
   const client = () => new Redis({ url, token, enableTelemetry: false, enableAutoPipelining: true });
+  const clock = new ManualClock();
   const deletePrefix = async () => {
     const keys = await scanKeys(admin, `${prefix}:*`);
     if (keys.length > 0) await admin.del(...keys);
@@ -110,12 +130,18 @@ export async function openUpstashBackend(): Promise<UpstashBackend> {
     url,
     token,
     client,
+    clock,
     newService(): LockService {
-      return createUpstashLockService({ redis: client(), prefix });
+      return createUpstashLockService({ redis: client(), prefix, timers: clock });
     },
     async pttl(key: string): Promise<number | null> {
       const ms = await admin.pttl(`${prefix}:lock:${key}`);
       return ms < 0 ? null : ms;
+    },
+    async elapse(ms: number): Promise<void> {
+      const keys = await scanKeys(admin, `${prefix}:lock:*`);
+      if (keys.length > 0) await admin.eval(AGE_LEASES_SCRIPT, keys.length, ...keys, String(ms));
+      await clock.advance(ms);
     },
     // Honest scope: only this test's keys go (what FLUSHDB or an eviction does to them);
     // a real FLUSHDB runs in its own logical database, see withDedicatedDb().
@@ -151,6 +177,8 @@ export interface DedicatedDb {
   db: number;
   /** A new `@upstash/redis` client on a proxy whose Redis connection is to that database. */
   client(): Redis;
+  /** A manual clock for the services' timers. */
+  clock: ManualClock;
 }
 
 /**
@@ -185,7 +213,7 @@ export async function withDedicatedDb<T>(fn: (dedicated: DedicatedDb) => Promise
     const url = `http://127.0.0.1:${server.addr.port}`;
     const client = () => new Redis({ url, token, enableTelemetry: false, enableAutoPipelining: true });
     try {
-      return await fn({ db: DEDICATED_DB, client });
+      return await fn({ db: DEDICATED_DB, client, clock: new ManualClock() });
     } finally {
       await client().flushdb();
       await server.shutdown();

@@ -134,8 +134,10 @@ test("a contended acquire retries with backoff: a handful of requests, not a bus
   const holder = await backend.newService().acquire("payment:backoff", { leaseMs: 5_000, waitMs: 0 });
   assert.ok(holder);
   backend.requests.length = 0;
-  assert.equal(await backend.newService().acquire("payment:backoff", { waitMs: 500 }), null);
-  // 10 ms doubling to 200 ms within 500 ms: between 4 and ~9 attempts.
+  const started = backend.clock.now();
+  assert.equal(await backend.clock.run(backend.newService().acquire("payment:backoff", { waitMs: 500 })), null);
+  assert.equal(backend.clock.now() - started, 500);
+  // Pauses of 10 ms doubling to 200 ms, each drawn from its upper half, within 500 ms: 7 to 10 attempts.
   assert.ok(backend.requests.length >= 4 && backend.requests.length <= 12, `${backend.requests.length} attempts`);
 });
 
@@ -191,14 +193,25 @@ test("advanceFence over a counter that is not an integer fails loudly instead of
   assert.equal(await backend.admin.get(`${backend.prefix}:lock:fence`), "not-a-number");
 });
 
+test("a real PX lease runs out in Redis by itself (short lease, PTTL polled a bounded number of times)", async (backend) => {
+  const locks = backend.newService();
+  assert.ok(await locks.acquire("payment:px_expiry", { leaseMs: 30, waitMs: 0 }));
+  let polls = 0;
+  // Each poll is a round trip to Redis; 30 ms of lease cannot outlast thousands of them.
+  while ((await backend.pttl("payment:px_expiry")) !== null) {
+    assert.ok(++polls < 100_000, "the lease never ran out");
+  }
+  const handle = await backend.newService().acquire("payment:px_expiry", { waitMs: 0 });
+  assert.ok(handle, "free once Redis expired the key");
+});
+
 Deno.test({
-  name:
-    `upstash: FLUSHDB (of a dedicated logical database) restarts the fence counter at 1; advanceFence restores monotonicity`,
+  name: "upstash: FLUSHDB (of a dedicated logical database) restarts fences at 1; advanceFence restores monotonicity",
   ignore,
   async fn() {
-    await withDedicatedDb(async ({ client }) => {
+    await withDedicatedDb(async ({ client, clock }) => {
       const prefix = `test:lock:${crypto.randomUUID()}`;
-      const before = createUpstashLockService({ redis: client(), prefix });
+      const before = createUpstashLockService({ redis: client(), prefix, timers: clock });
       const fences: number[] = [];
       for (let i = 0; i < 3; i++) {
         const handle = await before.acquire(`payment:flushed${i}`, { waitMs: 0 });
@@ -208,12 +221,12 @@ Deno.test({
       }
       const last = fences.at(-1)!; // say the database now holds last_fence = last
       assert.equal(await client().flushdb(), "OK");
-      const fresh = createUpstashLockService({ redis: client(), prefix });
+      const fresh = createUpstashLockService({ redis: client(), prefix, timers: clock });
       const reset = await fresh.acquire("payment:flushed0", { waitMs: 0 });
       assert.equal(reset?.fence, 1, `the hazard: after FLUSHDB the fence is ${reset?.fence}, below ${last}`);
       await reset?.release();
       await fresh.advanceFence(last);
-      const repaired = await createUpstashLockService({ redis: client(), prefix })
+      const repaired = await createUpstashLockService({ redis: client(), prefix, timers: clock })
         .acquire("payment:flushed0", { waitMs: 0 });
       assert.ok(repaired && repaired.fence! > last, `fence after advanceFence(${last}): ${repaired?.fence}`);
     });
