@@ -6,8 +6,9 @@
  * two transactions provably overlap instead of merely being issued together.
  */
 import assert from "node:assert/strict";
+import { ignoreWithout } from "../support/services.ts";
 import { createTestDatabase } from "../support/test_db.ts";
-import { connectPostgres, type SqlClient, SqlError } from "../../src/db/sql_client.ts";
+import { type SqlClient, SqlError } from "../../src/db/sql_client.ts";
 import type { CreditResult } from "../../src/store/payment_store.ts";
 import { newPayment, newUserId, rpc, rpcRows } from "./sql_test_kit.ts";
 
@@ -59,11 +60,15 @@ const lockPayment = (reference: string) => ({
   params: [reference],
 });
 
-Deno.test("credit_user credits exactly once when sessions race", async (t) => {
-  const { db, url, close } = await createTestDatabase();
-  const a = connectPostgres(url, { max: 1, applicationName: RACERS[0] });
-  const b = connectPostgres(url, { max: 1, applicationName: RACERS[1] });
-  const blocker = connectPostgres(url, { max: 1, applicationName: "race-blocker" });
+const SUITE = "credit_user credits exactly once when sessions race";
+const ignore = await ignoreWithout(["postgres"], SUITE, "sessions must race, and PGlite has one connection");
+
+Deno.test(SUITE, { ignore }, async (t) => {
+  const database = await createTestDatabase();
+  const { db, close } = database;
+  const a = database.connect({ max: 1, applicationName: RACERS[0] });
+  const b = database.connect({ max: 1, applicationName: RACERS[1] });
+  const blocker = database.connect({ max: 1, applicationName: "race-blocker" });
   try {
     await t.step(
       `two sessions racing credit_user on one payment: one credit per payment (${ROUNDS} rounds)`,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { ignoreWithout } from "../support/services.ts";
 import { createTestDatabase } from "../support/test_db.ts";
-import { connectPostgres, type SqlSession } from "../../src/db/sql_client.ts";
+import type { SqlSession } from "../../src/db/sql_client.ts";
 import type { Payment } from "../../src/store/payment_store.ts";
 import { assertSqlState, newUserId, paymentOf, rpc } from "./sql_test_kit.ts";
 
@@ -76,8 +77,16 @@ function created(result: Begin): Payment {
   return result.payment;
 }
 
+const CONCURRENT_FIRST_REQUESTS = "two concurrent first requests with one key: one creates, the other is in_progress";
+const ignoreConcurrent = await ignoreWithout(
+  ["postgres"],
+  CONCURRENT_FIRST_REQUESTS,
+  "two sessions must race, and PGlite has one connection",
+);
+
 Deno.test("idempotent payment initialization (begin / complete / release)", async (t) => {
-  const { db, url, close } = await createTestDatabase();
+  const database = await createTestDatabase();
+  const { db, close } = database;
   try {
     await t.step("the first request creates the payment and locks the key at payment_created", async () => {
       const user = newUserId();
@@ -220,20 +229,24 @@ Deno.test("idempotent payment initialization (begin / complete / release)", asyn
       assert.notEqual(a.id, b.id);
     });
 
-    await t.step("two concurrent first requests with one key: one creates, the other is in_progress", async () => {
-      const one = connectPostgres(url, { max: 1 });
-      const two = connectPostgres(url, { max: 1 });
-      try {
-        for (let round = 0; round < 10; round++) {
-          const user = newUserId();
-          const results = await Promise.all([begin(one, user, "k-race"), begin(two, user, "k-race")]);
-          const outcomes = results.map((r) => r.outcome).sort();
-          assert.deepEqual(outcomes, ["created", "in_progress"]);
+    await t.step({
+      name: CONCURRENT_FIRST_REQUESTS,
+      ignore: ignoreConcurrent,
+      fn: async () => {
+        const one = database.connect({ max: 1 });
+        const two = database.connect({ max: 1 });
+        try {
+          for (let round = 0; round < 10; round++) {
+            const user = newUserId();
+            const results = await Promise.all([begin(one, user, "k-race"), begin(two, user, "k-race")]);
+            const outcomes = results.map((r) => r.outcome).sort();
+            assert.deepEqual(outcomes, ["created", "in_progress"]);
+          }
+        } finally {
+          await one.close();
+          await two.close();
         }
-      } finally {
-        await one.close();
-        await two.close();
-      }
+      },
     });
 
     await t.step("invalid arguments are refused with PM008", async () => {

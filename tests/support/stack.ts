@@ -6,38 +6,21 @@
  * which the Paystack adapter calls over HTTP and which delivers signed
  * webhooks back to it.
  *
+ * Without Postgres or Redis (and without `REQUIRE_SERVICES=1`) the stack runs
+ * on the embedded fallback: PGlite and the in-memory lock. A `REDIS_URL`
+ * handed in through `env` is used as given, answering or not: the caller
+ * means that Redis (a dead port, a server of its own).
+ *
  * @module
  */
+import assert from "node:assert/strict";
 import { Redis as IORedis } from "ioredis";
 import { signDevToken } from "../../src/auth/dev_token.ts";
 import { type Config, DEV_JWT_SECRET, loadConfig } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/observability/logger.ts";
 import { buildRuntime, type Runtime } from "../../src/runtime/build_runtime.ts";
-import { createTestDatabase, servicesRequired, type TestDatabase } from "./test_db.ts";
-
-/** The Redis tests use. */
-export function testRedisUrl(): string {
-  return Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-}
-
-let _redisReachable: Promise<boolean> | undefined;
-
-/** Whether Redis answers (cached). With REQUIRE_SERVICES=1, not answering fails the caller. */
-export function redisReachable(): Promise<boolean> {
-  _redisReachable ??= (async () => {
-    const client = new IORedis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      return (await client.ping()) === "PONG";
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
-  })();
-  return _redisReachable;
-}
+import { redisReachable, servicesRequired, testRedisUrl } from "./services.ts";
+import { createTestDatabase, type TestDatabase } from "./test_db.ts";
 
 /** A running test stack. */
 export interface TestStack {
@@ -59,9 +42,13 @@ export interface TestStack {
 
 /** Options of {@linkcode startTestStack}. */
 export interface TestStackOptions {
-  /** Extra environment for `loadConfig`. */
+  /** Extra environment for `loadConfig`; a `REDIS_URL` here is used as given. */
   env?: Record<string, string>;
-  /** Use Redis through the proxy (true) or the in-memory lock (false). @default true */
+  /**
+   * Use Redis through the proxy (true) or the in-memory lock (false). True
+   * falls back to the in-memory lock when the test Redis does not answer
+   * (a failure under `REQUIRE_SERVICES=1`). @default true
+   */
   redis?: boolean;
   /** Sandbox webhook retry schedule. @default [50, 100, 200] */
   sandboxRetrySchedule?: number[];
@@ -86,7 +73,9 @@ export interface TestStackOptions {
 export async function startTestStack(
   { env = {}, redis = true, sandboxRetrySchedule = [50, 100, 200], shareWith, trace }: TestStackOptions = {},
 ): Promise<TestStack> {
-  if (redis && !(await redisReachable()) && servicesRequired()) {
+  const explicitRedis = env.REDIS_URL !== undefined;
+  const useRedis = redis && (explicitRedis || await redisReachable());
+  if (redis && !useRedis && servicesRequired()) {
     throw new Error(`Redis is required (REQUIRE_SERVICES=1) but ${testRedisUrl()} does not answer`);
   }
   const database = shareWith?.database ?? await createTestDatabase();
@@ -109,12 +98,12 @@ export async function startTestStack(
     config = loadConfig({
       APP_ENV: "test",
       DATABASE_URL: database.url || "postgres://embedded.invalid/pglite",
-      ...(redis && (await redisReachable()) ? { REDIS_URL: testRedisUrl() } : {}),
+      ...(useRedis ? { REDIS_URL: testRedisUrl() } : {}),
       PORT: String(server.addr.port),
       LOCK_PREFIX: `t${crypto.randomUUID().slice(0, 8)}`,
       ...env,
     });
-    if (!redis || !(await redisReachable())) config = { ...config, redis: { kind: "memory" } };
+    if (!useRedis) config = { ...config, redis: { kind: "memory" } };
     runtime = await buildRuntime(config, {
       logger,
       db: database.db,
@@ -144,4 +133,23 @@ export async function startTestStack(
       if (!shareWith) await database.close();
     },
   };
+}
+
+/**
+ * Ends the lease of lock `key` (e.g. `payment:<reference>`) in the stack's
+ * Redis, as its PX expiry would once the holder has slept past it: a lease
+ * runs out on Redis' clock, which a test cannot advance, so it deletes the key.
+ *
+ * @throws {Error} When the stack runs without a local Redis.
+ */
+export async function expireStackLock(stack: TestStack, key: string): Promise<void> {
+  const redis = stack.config.redis;
+  if (redis.kind !== "local") throw new Error("This stack runs without a local Redis");
+  const client = new IORedis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    assert.equal(await client.del(`${stack.config.lock.prefix}:lock:${key}`), 1, `no lease on ${key}`);
+  } finally {
+    client.disconnect();
+  }
 }

@@ -6,29 +6,31 @@
  * new one; building is serialised across test processes by an advisory lock.
  *
  * When Postgres is unreachable, suites fall back to an in-memory PGlite
- * (embedded mode), unless `REQUIRE_SERVICES=1`, which turns that into a failure.
+ * (embedded mode) with the same bootstrap and migrations, unless
+ * `REQUIRE_SERVICES=1`, which turns that into a failure. PGlite has one
+ * connection: a suite that needs several sessions checks
+ * {@linkcode TestDatabase.engine} (or skips with `ignoreWithout`).
  *
  * @module
  */
-import { connectPostgres, openPGlite, type SqlClient } from "../../src/db/sql_client.ts";
+import { connectPostgres, openPGlite, type PostgresOptions, type SqlClient } from "../../src/db/sql_client.ts";
 import { migrate, readBootstrap, readMigrations } from "../../src/db/migrate.ts";
-
-/** The admin URL tests use to create databases. */
-export function adminDatabaseUrl(): string {
-  return Deno.env.get("DATABASE_URL") ?? "postgres://root@127.0.0.1:5432/postgres";
-}
-
-/** Whether a missing service must fail the run instead of falling back. */
-export function servicesRequired(): boolean {
-  return Deno.env.get("REQUIRE_SERVICES") === "1";
-}
+import { adminDatabaseUrl, postgresReachable, servicesRequired } from "./services.ts";
 
 /** A database created for one suite. */
 export interface TestDatabase {
+  /** Which engine holds it: a real Postgres, or PGlite in the embedded fallback. */
+  engine: SqlClient["engine"];
   /** Connection URL (empty for PGlite). */
   url: string;
   /** A pooled client on it (a PGlite instance in embedded fallback). */
   db: SqlClient;
+  /**
+   * Opens another connection pool on this database, for tests that race
+   * sessions; the caller closes it.
+   * @throws {Error} On PGlite, which has one connection.
+   */
+  connect(options?: PostgresOptions): SqlClient;
   /** Drops the database and closes the client. */
   close(): Promise<void>;
 }
@@ -39,24 +41,6 @@ export interface TestDatabaseOptions {
   migrated?: boolean;
   /** Pool size. @default 10 */
   max?: number;
-}
-
-let _postgresReachable: Promise<boolean> | undefined;
-
-/** Whether the Postgres at {@linkcode adminDatabaseUrl} answers. Cached. */
-export function postgresReachable(): Promise<boolean> {
-  _postgresReachable ??= (async () => {
-    const admin = connectPostgres(adminDatabaseUrl(), { max: 1 });
-    try {
-      await admin.query("select 1");
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await admin.close().catch(() => {});
-    }
-  })();
-  return _postgresReachable;
 }
 
 function _withDatabase(url: string, name: string): string {
@@ -110,7 +94,15 @@ export async function createTestDatabase(
     }
     const db = await openPGlite();
     if (migrated) await migrate(db);
-    return { url: "", db, close: () => db.close() };
+    return {
+      engine: "pglite",
+      url: "",
+      db,
+      connect() {
+        throw new Error("Cannot open another session on PGlite: it has one connection");
+      },
+      close: () => db.close(),
+    };
   }
   // Two connections: _ensureTemplate holds one in the advisory-lock transaction
   // while CREATE DATABASE (which cannot run inside a transaction) needs another.
@@ -129,8 +121,10 @@ export async function createTestDatabase(
   const url = _withDatabase(adminDatabaseUrl(), name);
   const db = connectPostgres(url, { max });
   return {
+    engine: "postgres",
     url,
     db,
+    connect: (options) => connectPostgres(url, options),
     async close() {
       await db.close();
       const drop = connectPostgres(adminDatabaseUrl(), { max: 1 });
