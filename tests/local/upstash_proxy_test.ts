@@ -13,39 +13,20 @@ import { Redis as IORedis } from "ioredis";
 import { Redis } from "@upstash/redis";
 import { Lock } from "@upstash/lock";
 import { createUpstashProxy, serveUpstashProxy, type UpstashProxyOptions } from "../../src/local/upstash_proxy.ts";
+import { ignoreWithout, redisReachable, servicesRequired, testRedisUrl } from "../support/services.ts";
 
-const REDIS_URL = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-const SERVICES_REQUIRED = Deno.env.get("REQUIRE_SERVICES") === "1";
-
-/** Whether something answers a RESP PING at REDIS_URL (raw TCP: nothing left open). */
-async function redisReachable(): Promise<boolean> {
-  const url = new URL(REDIS_URL);
-  let conn: Deno.TcpConn | undefined;
-  try {
-    conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port || 6379) });
-    await conn.write(new TextEncoder().encode("PING\r\n"));
-    const buf = new Uint8Array(64);
-    const timer = setTimeout(() => conn?.close(), 1000);
-    const n = await conn.read(buf).finally(() => clearTimeout(timer));
-    return n !== null && n > 0;
-  } catch {
-    return false;
-  } finally {
-    try {
-      conn?.close();
-    } catch {
-      // already closed by the timeout
-    }
-  }
-}
-
+const REDIS_URL = testRedisUrl();
 const REDIS_UP = await redisReachable();
 /** Redis-backed tests run when Redis answers, and must run (and fail) when services are required. */
-const ignore = !REDIS_UP && !SERVICES_REQUIRED;
+const ignore = await ignoreWithout(
+  ["redis"],
+  "Upstash proxy against real Redis",
+  "the proxy is tested against real Redis",
+);
 
 Deno.test({
   name: "Redis is reachable when REQUIRE_SERVICES=1",
-  ignore: !SERVICES_REQUIRED,
+  ignore: !servicesRequired(),
   fn() {
     assert.ok(REDIS_UP, `Redis at ${REDIS_URL} is unreachable and REQUIRE_SERVICES=1`);
   },

@@ -19,40 +19,10 @@ import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts
 import type { LockService } from "../../src/lock/lock_service.ts";
 import type { LockBackend } from "./lock_service_contract.ts";
 import { ManualClock } from "./manual_clock.ts";
+import { redisReachable, testRedisUrl } from "../support/services.ts";
 
 /** The Redis the tests use. */
-export const REDIS_URL: string = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-
-/** Whether a missing service must fail the run instead of being skipped. */
-export const SERVICES_REQUIRED: boolean = Deno.env.get("REQUIRE_SERVICES") === "1";
-
-/** Whether something answers a RESP PING at {@linkcode REDIS_URL} (raw TCP, nothing left open). Cached. */
-export function redisReachable(): Promise<boolean> {
-  _reachable ??= _ping();
-  return _reachable;
-}
-
-let _reachable: Promise<boolean> | undefined;
-
-async function _ping(): Promise<boolean> {
-  const url = new URL(REDIS_URL);
-  let conn: Deno.TcpConn | undefined;
-  try {
-    conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port || 6379) });
-    await conn.write(new TextEncoder().encode("PING\r\n"));
-    const timer = setTimeout(() => conn?.close(), 1000);
-    const n = await conn.read(new Uint8Array(64)).finally(() => clearTimeout(timer));
-    return n !== null && n > 0;
-  } catch {
-    return false;
-  } finally {
-    try {
-      conn?.close();
-    } catch {
-      // already closed by the timeout
-    }
-  }
-}
+export const REDIS_URL: string = testRedisUrl();
 
 /** The contract backend plus what Upstash-specific tests look at. */
 export interface UpstashBackend extends LockBackend {

@@ -3,24 +3,17 @@ import { Lock } from "@upstash/lock";
 import type { Redis } from "@upstash/redis";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
 import { lockServiceContract } from "./lock_service_contract.ts";
-import {
-  openUpstashBackend,
-  REDIS_URL,
-  redisReachable,
-  SERVICES_REQUIRED,
-  type UpstashBackend,
-  withDedicatedDb,
-} from "./upstash_backend.ts";
+import { ignoreWithout, redisReachable, servicesRequired } from "../support/services.ts";
+import { openUpstashBackend, REDIS_URL, type UpstashBackend, withDedicatedDb } from "./upstash_backend.ts";
 
-const REDIS_UP = await redisReachable();
-/** Skipped only when Redis is down and nobody requires it; with REQUIRE_SERVICES=1 they run and fail. */
-const ignore = !REDIS_UP && !SERVICES_REQUIRED;
+/** Skipped (with a printed reason) only when Redis is down and nobody requires it; with REQUIRE_SERVICES=1 they run and fail. */
+const ignore = await ignoreWithout(["redis"], "upstash lock adapter", "it is tested against real Redis");
 
 Deno.test({
   name: "Redis is reachable when REQUIRE_SERVICES=1",
-  ignore: !SERVICES_REQUIRED,
-  fn() {
-    assert.ok(REDIS_UP, `Redis at ${REDIS_URL} is unreachable and REQUIRE_SERVICES=1`);
+  ignore: !servicesRequired(),
+  async fn() {
+    assert.ok(await redisReachable(), `Redis at ${REDIS_URL} is unreachable and REQUIRE_SERVICES=1`);
   },
 });
 
