@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
-import { canTransition, PAYMENT_STATES, type PaymentState } from "../../src/payments/payment_state.ts";
+import { pathsFromPending } from "../support/payment_paths.ts";
+import { canTransition, PAYMENT_STATES } from "../../src/payments/payment_state.ts";
 import { SqlError } from "../../src/db/sql_client.ts";
 
-/** Puts a fresh payment into `state` by a legal path (as the superuser, through the guard). */
-const PATHS: Record<PaymentState, PaymentState[]> = {
-  pending: [],
-  processing: ["processing"],
-  completed: ["processing", "completed"],
-  failed: ["failed"],
-  refunded: ["processing", "completed", "refunded"],
-};
+/** Puts a fresh payment into a state by a legal path (as the superuser, through the guard). */
+const PATHS = pathsFromPending();
 
 Deno.test("the TypeScript transition table mirrors the SQL guard exactly", async (t) => {
   const { db, close } = await createTestDatabase();
