@@ -21,6 +21,7 @@ import { createConfirmWithProvider } from "./payments/confirm_with_provider.ts";
 import { createHandlePaystackWebhook } from "./payments/handle_paystack_webhook.ts";
 import { createInitializePayment } from "./payments/initialize_payment.ts";
 import { createReconcilePayments } from "./payments/reconcile_payments.ts";
+import { createRunUnderPaymentLock } from "./payments/run_under_payment_lock.ts";
 import { createSettlePayment } from "./payments/settle_payment.ts";
 import { createVerifyPayment } from "./payments/verify_payment.ts";
 import { accessLog } from "./http/middleware/access_log.ts";
@@ -67,7 +68,8 @@ export interface AppUseCases {
 export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseCases } {
   const { config, store, locks, provider, verifier, logger, metrics, clock } = deps;
   const confirm = createConfirmWithProvider({ store, provider, logger, metrics, clock });
-  const settle = createSettlePayment({ store, locks, confirm, logger, lock: config.lock });
+  const runUnderLock = createRunUnderPaymentLock({ locks, store, logger, metrics, lock: config.lock });
+  const settle = createSettlePayment({ store, runUnderLock, confirm });
   const reconcile = createReconcilePayments({ store, settle, logger, thresholds: config.reconcile });
   const initialize = createInitializePayment({
     store,
@@ -79,11 +81,10 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   const paystackWebhook = createHandlePaystackWebhook({
     secretKey: config.provider.secretKey,
     store,
-    locks,
+    runUnderLock,
     confirm,
     logger,
     metrics,
-    lock: config.lock,
   });
 
   const app = new Hono<AppEnv>();

@@ -28,6 +28,7 @@ export const ERROR_TABLE = {
   stale_fence: [409, "Lock holder is stale"],
   payment_locked: [409, "Payment is being processed"],
   insufficient_balance: [409, "Wallet balance is too low"],
+  payment_not_payable: [409, "Payment can no longer be paid"],
   payload_too_large: [413, "Request body too large"],
   unsupported_media_type: [415, "Unsupported media type"],
   validation_failed: [422, "Request validation failed"],

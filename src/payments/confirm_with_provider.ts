@@ -5,6 +5,11 @@
  * running this twice (two holders, a stale holder, no lock at all) can never
  * credit twice.
  *
+ * Paid means credited: a success is credited whatever our state says (a
+ * failed payment becomes a late success in SQL), and a payment is failed
+ * only on the provider's final word — never while it still reports a
+ * non-final status (`ongoing`, `pending`, `processing`, `queued`).
+ *
  * @module
  */
 import { AppError } from "../errors.ts";
@@ -35,55 +40,85 @@ export interface ConfirmInput {
   payment: Payment;
   fence: number | null;
   actor: string;
+  /**
+   * The provider reference to ask about: a webhook's own (it may name an
+   * earlier attempt). @default the payment's current `provider_reference`
+   */
+  providerReference?: string;
   /** The webhook event to mark processed in the settling transaction. */
   webhookEventId?: string | null;
-  /** Fail a payment the provider still has unpaid once it is this old; null = never. */
+  /** Fail a payment the provider has no paid transaction for once it is this old; null = never. */
   abandonAfterMs?: number | null;
 }
 
-const UNFINISHED = new Set(["abandoned", "ongoing", "pending", "processing", "queued"]);
+/**
+ * The amount the customer paid for, to compare with what we asked. With fees
+ * passed to the customer the provider's `amount` includes them and
+ * `requestedAmount` is what was asked; a charge below what was asked is
+ * passed through as is, so the comparison in SQL fails it as a mismatch.
+ */
+function amountPaidFor(verified: VerifyResult): number {
+  return verified.amount >= verified.requestedAmount ? verified.requestedAmount : verified.amount;
+}
 
 /** Builds the confirm step. */
 export function createConfirmWithProvider(
   { store, provider, logger, metrics, clock }: ConfirmDeps,
 ): (input: ConfirmInput) => Promise<ConfirmResult> {
-  return async function confirmWithProvider({ payment, fence, actor, webhookEventId = null, abandonAfterMs = null }) {
+  return async function confirmWithProvider(
+    {
+      payment,
+      fence,
+      actor,
+      providerReference = payment.provider_reference,
+      webhookEventId = null,
+      abandonAfterMs = null,
+    },
+  ) {
     const reference = payment.reference;
     const log = logger.child({ reference, actor });
     const age = clock.now() - Date.parse(payment.created_at);
     const abandoned = abandonAfterMs !== null && age >= abandonAfterMs;
     const fail = async (reason: string, providerPayload: unknown): Promise<ConfirmResult> => {
       const failed = await store.failPayment({ reference, reason, providerPayload, fence, actor, webhookEventId });
-      metrics.inc("payments_failed_total", { actor });
-      log.info("payment failed", { reason, changed: failed.changed });
+      if (failed.changed) {
+        metrics.inc("payments_failed_total", { actor });
+        log.info("payment failed", { reason });
+      }
       return { payment: failed.payment, outcome: failed.changed ? "failed" : "unchanged" };
     };
 
     let verified: VerifyResult;
     try {
-      verified = await provider.verify(reference);
+      verified = await provider.verify(providerReference);
     } catch (error) {
       if (error instanceof ProviderError && error.kind === "not_found") {
         if (abandoned) return await fail("abandoned: the provider has no transaction for this reference", null);
         return { payment, outcome: "unchanged" };
       }
-      log.warn("provider verify failed", { error });
+      if (error instanceof ProviderError && error.kind === "unauthorized") {
+        log.error("provider refused our credentials: check the secret key", { http_status: error.httpStatus });
+      } else {
+        log.warn("provider verify failed", { error });
+      }
       throw new AppError("provider_unavailable", {
         detail: "Could not confirm the payment with the provider; retry later",
         retryAfter: 5,
         cause: error,
       });
     }
-    if (verified.reference !== reference) {
+    if (verified.reference !== providerReference) {
       log.error("provider answered for another reference", { provider_reference: verified.reference });
       throw new AppError("provider_error", { detail: "The provider answered for another payment" });
     }
 
-    switch (verified.status) {
+    const status = verified.status;
+    switch (status) {
       case "success": {
+        const amount = amountPaidFor(verified);
         const credit = await store.creditUser({
           reference,
-          amount: verified.amount,
+          amount,
           currency: verified.currency,
           providerPayload: verified.raw,
           fence,
@@ -97,25 +132,47 @@ export function createConfirmWithProvider(
           log.error("AMOUNT MISMATCH: payment not credited", {
             expected_amount: payment.amount,
             expected_currency: payment.currency,
-            provider_amount: verified.amount,
+            provider_amount: amount,
             provider_currency: verified.currency,
           });
+        } else if (credit.outcome === "not_creditable") {
+          log.error("provider success for a payment failed for a mismatch: not credited", {
+            provider_amount: amount,
+            provider_currency: verified.currency,
+          });
+        } else if (credit.late_success) {
+          metrics.inc("payments_late_success_total", { actor });
+          log.warn("late success credited: the provider took the money after we had failed the payment", {
+            amount,
+            currency: verified.currency,
+            failure_reason: payment.failure_reason,
+          });
         } else if (credit.credited) {
-          log.info("payment credited", { amount: verified.amount, currency: verified.currency });
+          log.info("payment credited", { amount, currency: verified.currency });
         }
         return { payment: credit.payment, outcome: credit.outcome };
       }
       case "failed":
       case "reversed":
+        // Final for this attempt; a later success on the same checkout is a late success.
         return await fail(
-          `provider_status: ${verified.status} (${verified.gatewayResponse ?? "no reason"})`,
+          `provider_status: ${status} (${verified.gatewayResponse ?? "no reason"})`,
           verified.raw,
         );
-      default:
-        if (UNFINISHED.has(verified.status) && abandoned) {
-          return await fail(`abandoned: still ${verified.status} at the provider`, verified.raw);
-        }
+      case "abandoned":
+        if (abandoned) return await fail("abandoned: the customer never completed the checkout", verified.raw);
         return { payment, outcome: "unchanged" };
+      case "ongoing":
+      case "pending":
+      case "processing":
+      case "queued":
+        // Not final: the money may still arrive. Never fail it; reconciliation asks again.
+        if (abandoned) log.warn("payment still not final at the provider past the abandonment age", { status });
+        return { payment, outcome: "unchanged" };
+      default: {
+        const unreachable: never = status;
+        return unreachable;
+      }
     }
   };
 }

@@ -19,12 +19,11 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { LockService } from "../lock/lock_service.ts";
-import { withLock } from "../lock/with_lock.ts";
 import { verifyPaystackSignature } from "../providers/paystack_signature.ts";
 import type { PaymentStore } from "../store/payment_store.ts";
 import type { ConfirmInput, ConfirmResult } from "./confirm_with_provider.ts";
-import { paymentLockKey } from "./settle_payment.ts";
+import type { RunUnderPaymentLock } from "./run_under_payment_lock.ts";
+import { paymentReferenceOf } from "./provider_reference.ts";
 import { sha256Hex } from "./request_fingerprint.ts";
 
 /** How a webhook was handled (returned in the 200 body, for operators). */
@@ -51,16 +50,15 @@ const eventSchema = z.object({
 export interface WebhookDeps {
   secretKey: string;
   store: PaymentStore;
-  locks: LockService;
+  runUnderLock: RunUnderPaymentLock;
   confirm: (input: ConfirmInput) => Promise<ConfirmResult>;
   logger: Logger;
   metrics: Metrics;
-  lock: { leaseMs: number; waitMs: number };
 }
 
 /** Builds the use case. */
 export function createHandlePaystackWebhook(
-  { secretKey, store, locks, confirm, logger, metrics, lock }: WebhookDeps,
+  { secretKey, store, runUnderLock, confirm, logger, metrics }: WebhookDeps,
 ): (input: { rawBody: string; signature: string | null }) => Promise<{ outcome: WebhookOutcome }> {
   return async function handlePaystackWebhook({ rawBody, signature }) {
     if (!(await verifyPaystackSignature(secretKey, rawBody, signature))) {
@@ -103,19 +101,19 @@ export function createHandlePaystackWebhook(
       return done(recorded.duplicate ? "duplicate" : "recorded");
     }
 
-    const run = await withLock(locks, paymentLockKey(reference), async (handle) => {
-      const recorded = await record(true, handle.fence);
+    // Locked by our payment's reference: the event's may name another
+    // provider attempt of it.
+    const run = await runUnderLock(paymentReferenceOf(reference), "webhook", async (fence): Promise<WebhookOutcome> => {
+      const recorded = await record(true, fence);
       if (recorded.processed || !recorded.payment) return recorded.duplicate ? "duplicate" : "recorded";
       const confirmed = await confirm({
         payment: recorded.payment,
-        fence: handle.fence,
+        fence,
         actor: "webhook",
+        providerReference: reference,
         webhookEventId: recorded.eventId,
       });
       return confirmed.outcome;
-    }, lock).catch((error) => {
-      if (error instanceof AppError && error.code === "stale_fence") return { acquired: false } as const;
-      throw error;
     });
     if (run.acquired) return done(run.value);
     await record(false, null);

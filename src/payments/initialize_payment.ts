@@ -13,13 +13,26 @@
  *
  * A definite provider refusal (4xx) is stored and replayed like a success; a
  * provider outage releases the key at `payment_created` so the retry
- * continues with the same reference.
+ * continues with the same reference. Provider answers that are not about
+ * this payment are not stored either: a 401/403 is our own configuration
+ * error (503, logged at error level, the key released, nothing failed).
+ *
+ * A crash between the provider's answer and phase 3 loses the checkout, and
+ * the provider cannot hand it back (its verify carries no access code): the
+ * retry's initialize answers "duplicate reference", and a new provider
+ * attempt `<reference>.r<n>` is opened for the same payment instead. Nobody
+ * ever saw the lost checkout, so it cannot be paid; webhooks and verify
+ * recognise every attempt anyway.
+ *
+ * A payment that is no longer pending when its key is resumed (reconciliation
+ * failed it as abandoned meanwhile) never gets a checkout: the key's stored
+ * answer is a 409 `payment_not_payable`.
  *
  * @module
  */
 import { AppError, type Problem, toProblem } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { PaymentProvider } from "../providers/payment_provider.ts";
+import type { InitializeResult, PaymentProvider } from "../providers/payment_provider.ts";
 import { ProviderError } from "../providers/payment_provider.ts";
 import type { Payment, PaymentStore } from "../store/payment_store.ts";
 import { requestFingerprint } from "./request_fingerprint.ts";
@@ -60,6 +73,9 @@ export interface InitializePaymentDeps {
   callbackUrl?: string | undefined;
 }
 
+/** Provider transactions one initialization may open (the first, and new attempts after lost checkouts). */
+const MAX_PROVIDER_ATTEMPTS = 3;
+
 /** The 201 body of a new payment. */
 export function initializedBody(payment: Payment, authorizationUrl: string): Record<string, unknown> {
   return {
@@ -95,6 +111,25 @@ export function createInitializePayment(
       });
     }
     const metadata = body.metadata ?? {};
+    /** Stores (and answers) 409 payment_not_payable: a payment that is no longer pending never gets a checkout. */
+    const notPayable = async (payment: Payment): Promise<InitializePaymentOutput> => {
+      const problem = toProblem(
+        new AppError("payment_not_payable", {
+          detail: `Payment ${payment.reference} is ${payment.state} and can no longer be paid; ` +
+            "start a new payment with a new Idempotency-Key",
+        }),
+      );
+      const stored = await store.completePaymentRequest({
+        userId,
+        idempotencyKey,
+        responseStatus: problem.status,
+        responseBody: problem,
+        authorizationUrl: null,
+        accessCode: null,
+        failureReason: null,
+      });
+      return { status: stored.status, body: stored.body, replayed: false };
+    };
 
     // Phase 1: claim the key (and create the payment on first use).
     const begun = await store.beginPaymentRequest({
@@ -123,6 +158,8 @@ export function createInitializePayment(
         throw new AppError("idempotency_key_reused", {
           detail: "This Idempotency-Key was already used with a different request body",
         });
+      case "not_payable":
+        return await notPayable(begun.payment);
       case "created":
       case "resumed":
         break;
@@ -131,23 +168,39 @@ export function createInitializePayment(
         return unreachable;
       }
     }
-    const payment = begun.payment;
+    let payment = begun.payment;
     const log = logger.child({ reference: payment.reference, recovery: begun.outcome });
 
-    // Phase 2: the foreign call. The reference is the provider-side guard.
-    let authorizationUrl: string;
-    let accessCode: string;
+    // Phase 2: the foreign call. The provider reference is the provider-side guard.
+    let checkout: InitializeResult;
     try {
-      const result = await provider.initialize({
-        reference: payment.reference,
-        amount: payment.amount,
-        currency: payment.currency,
-        email,
-        metadata: { ...metadata, payment_id: payment.id },
-        ...(callbackUrl ? { callbackUrl } : {}),
-      });
-      authorizationUrl = result.authorizationUrl;
-      accessCode = result.accessCode;
+      for (let attempt = 1;; attempt++) {
+        try {
+          checkout = await provider.initialize({
+            reference: payment.provider_reference,
+            amount: payment.amount,
+            currency: payment.currency,
+            email,
+            metadata: { ...metadata, payment_id: payment.id, payment_reference: payment.reference },
+            ...(callbackUrl ? { callbackUrl } : {}),
+          });
+          break;
+        } catch (error) {
+          if (!(error instanceof ProviderError && error.kind === "duplicate_reference")) throw error;
+          if (attempt >= MAX_PROVIDER_ATTEMPTS) {
+            log.error("the provider refused every new attempt reference as a duplicate", { attempts: attempt });
+            throw new AppError("provider_error", {
+              detail: "The payment provider refused the payment reference; retry later",
+              cause: error,
+            });
+          }
+          payment = await store.openProviderAttempt(payment.reference);
+          if (payment.state !== "pending") return await notPayable(payment);
+          log.warn("checkout lost with a crash: opened a new provider attempt", {
+            provider_reference: payment.provider_reference,
+          });
+        }
+      }
     } catch (error) {
       if (error instanceof ProviderError && error.kind === "rejected") {
         // A definite answer: stored, replayed, and the payment is failed.
@@ -166,22 +219,29 @@ export function createInitializePayment(
         });
         return { status: stored.status, body: stored.body, replayed: false };
       }
-      // Unknown outcome: keep the recovery point, let the retry continue.
+      // Unknown outcome, or not this payment's fault: keep the recovery
+      // point, let the retry continue.
       await store.releasePaymentRequest(userId, idempotencyKey).catch((releaseError) =>
         log.error("could not release idempotency key; it unlocks after the in-flight timeout", {
           error: releaseError,
         })
       );
       if (error instanceof ProviderError) {
-        log.warn("provider unavailable during initialization", { kind: error.kind });
+        if (error.kind === "unauthorized") {
+          // Our configuration, not the customer's payment: nothing stored or failed.
+          log.error("provider refused our credentials: check the secret key", { http_status: error.httpStatus });
+        } else {
+          log.warn("provider unavailable during initialization", { kind: error.kind });
+        }
         throw new AppError("provider_unavailable", {
-          detail: "The payment provider did not answer; retry with the same Idempotency-Key",
+          detail: "The payment provider cannot take payments right now; retry with the same Idempotency-Key",
           retryAfter: 2,
           cause: error,
         });
       }
       throw error;
     }
+    const { authorizationUrl, accessCode } = checkout;
 
     // Phase 3: store the response and release the key (first completion wins).
     const stored = await store.completePaymentRequest({

@@ -18,7 +18,11 @@ export type PaymentState = typeof PAYMENT_STATES[number];
  *
  * pending → processing (someone started confirming it with the provider),
  * pending → failed (the provider refused it at initialization, or it was
- * abandoned), processing → completed | failed, completed → refunded.
+ * abandoned), processing → completed | failed, completed → refunded, and
+ * failed → processing: a late success (the provider confirmed a payment we
+ * had failed; paid means credited). The SQL guard refuses that last move for
+ * a payment failed for an amount/currency mismatch, which this table cannot
+ * see (it depends on the failure reason, not the state).
  */
 export function nextStates(state: PaymentState): readonly PaymentState[] {
   switch (state) {
@@ -29,6 +33,7 @@ export function nextStates(state: PaymentState): readonly PaymentState[] {
     case "completed":
       return ["refunded"];
     case "failed":
+      return ["processing"];
     case "refunded":
       return [];
     default: {

@@ -4,15 +4,15 @@
  * the provider and settle. The lock keeps concurrent instances from asking
  * the provider again and again; the database, fenced, keeps the money right.
  *
+ * A failed payment is confirmed too unless it is settled (failed for a
+ * mismatch): the provider may have taken the money after we gave up on it,
+ * and paid means credited.
+ *
  * @module
  */
-import { AppError } from "../errors.ts";
-import type { Logger } from "../observability/logger.ts";
-import type { LockService } from "../lock/lock_service.ts";
-import { withLock } from "../lock/with_lock.ts";
 import type { Payment, PaymentStore } from "../store/payment_store.ts";
 import type { ConfirmInput, ConfirmResult } from "./confirm_with_provider.ts";
-import { isSettled } from "./payment_state.ts";
+import type { RunUnderPaymentLock } from "./run_under_payment_lock.ts";
 
 /** What settling did. */
 export type SettleResult =
@@ -23,10 +23,8 @@ export type SettleResult =
 /** Dependencies of {@linkcode createSettlePayment}. */
 export interface SettleDeps {
   store: PaymentStore;
-  locks: LockService;
+  runUnderLock: RunUnderPaymentLock;
   confirm: (input: ConfirmInput) => Promise<ConfirmResult>;
-  logger: Logger;
-  lock: { leaseMs: number; waitMs: number };
 }
 
 /** Arguments of one settlement. */
@@ -36,33 +34,17 @@ export interface SettleInput {
   abandonAfterMs?: number | null;
 }
 
-/** The lock key of a payment (namespaced further by the lock service). */
-export function paymentLockKey(reference: string): string {
-  return `payment:${reference}`;
-}
-
 /** Builds the settle step. */
 export function createSettlePayment(
-  { store, locks, confirm, logger, lock }: SettleDeps,
+  { store, runUnderLock, confirm }: SettleDeps,
 ): (input: SettleInput) => Promise<SettleResult> {
   return async function settlePayment({ reference, actor, abandonAfterMs = null }) {
-    try {
-      const run = await withLock(locks, paymentLockKey(reference), async (handle) => {
-        const marked = await store.markProcessing(reference, { fence: handle.fence, actor });
-        if (isSettled(marked.payment.state)) {
-          return { kind: "done", payment: marked.payment, outcome: "unchanged" } as const;
-        }
-        const confirmed = await confirm({ payment: marked.payment, fence: handle.fence, actor, abandonAfterMs });
-        return { kind: "done", ...confirmed } as const;
-      }, { leaseMs: lock.leaseMs, waitMs: lock.waitMs });
-      return run.acquired ? run.value : { kind: "locked" };
-    } catch (error) {
-      if (error instanceof AppError && error.code === "stale_fence") {
-        // Our lease ran out and a newer holder wrote first: it owns the work.
-        logger.warn("stale lock holder refused by the database", { reference, actor });
-        return { kind: "locked" };
-      }
-      throw error;
-    }
+    const run = await runUnderLock(reference, actor, async (fence): Promise<SettleResult> => {
+      const marked = await store.markProcessing(reference, { fence, actor });
+      if (marked.payment.settled) return { kind: "done", payment: marked.payment, outcome: "unchanged" };
+      const confirmed = await confirm({ payment: marked.payment, fence, actor, abandonAfterMs });
+      return { kind: "done", ...confirmed };
+    });
+    return run.acquired ? run.value : { kind: "locked" };
   };
 }

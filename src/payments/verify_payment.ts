@@ -1,13 +1,14 @@
 /**
  * `POST /v1/payments/:reference/verify`: the owner asks us to confirm their
- * payment now. Settled payments answer from the database without touching
- * the lock or the provider, so repeated calls are cheap and harmless.
+ * payment now. Settled payments (completed, refunded, failed for a mismatch)
+ * answer from the database without touching the lock or the provider, so
+ * repeated calls are cheap and harmless. Any other failed payment is asked
+ * about again: the customer may have paid after we gave up on it.
  *
  * @module
  */
 import { AppError } from "../errors.ts";
 import type { Payment, PaymentStore } from "../store/payment_store.ts";
-import { isSettled } from "./payment_state.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 
 /** Dependencies of {@linkcode createVerifyPayment}. */
@@ -23,7 +24,7 @@ export function createVerifyPayment(
   return async function verifyPayment({ userId, reference }) {
     const payment = await store.getPayment(userId, reference);
     if (!payment) throw new AppError("payment_not_found", { detail: `No payment with reference ${reference}` });
-    if (isSettled(payment.state)) return payment;
+    if (payment.settled) return payment;
     const result = await settle({ reference, actor: "verify" });
     if (result.kind === "locked") {
       throw new AppError("payment_locked", {

@@ -175,7 +175,6 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
       secretKey: config.provider.secretKey,
       baseUrl: config.provider.baseUrl,
       timeoutMs: config.provider.timeoutMs,
-      ...(sandbox ? { checkoutBaseUrl: `${config.publicBaseUrl}/sandbox/paystack/checkout` } : {}),
     });
 
     const verifier = createJwtVerifier({ secret: config.auth.jwtSecret, jwksUrl: config.auth.jwksUrl });

@@ -40,12 +40,14 @@ export const paymentSchema = z.object({
   id: z.string().uuid(),
   user_id: z.string().uuid(),
   reference: z.string().min(1),
+  provider_reference: z.string().min(1),
   provider: z.string().min(1),
   amount: moneySchema,
   currency: currencySchema,
   email: z.string().nullable(),
   metadata: z.record(z.unknown()),
   state: stateSchema,
+  settled: z.boolean(),
   state_transitions: z.array(stateTransitionSchema).min(1),
   lock_version: z.number().int().nonnegative(),
   refunded_amount: moneySchema,
@@ -64,6 +66,7 @@ const httpStatusSchema = z.number().int().min(100).max(599);
 export const beginResultSchema = z.discriminatedUnion("outcome", [
   z.object({ outcome: z.literal("created"), payment: paymentSchema }),
   z.object({ outcome: z.literal("resumed"), payment: paymentSchema }),
+  z.object({ outcome: z.literal("not_payable"), payment: paymentSchema }),
   z.object({ outcome: z.literal("replay"), status: httpStatusSchema, body: z.unknown() }),
   z.object({ outcome: z.literal("in_progress"), retry_after_seconds: z.number().int().min(1) }),
   z.object({ outcome: z.literal("mismatch") }),
@@ -79,6 +82,7 @@ export const changedPaymentSchema = z.object({ changed: z.boolean(), payment: pa
 export const creditResultSchema = z.object({
   outcome: z.enum(["credited", "already_credited", "mismatch", "not_creditable"]),
   credited: z.boolean(),
+  late_success: z.boolean(),
   payment: paymentSchema,
 }).refine((r) => r.credited === (r.outcome === "credited"), { message: "credited disagrees with outcome" });
 
@@ -126,6 +130,9 @@ export const violationsSchema = z.array(z.object({
   subject: z.string(),
   detail: z.record(z.unknown()),
 }));
+
+/** `max_fence`: the highest fencing token any payment has seen. */
+export const fenceSchema = z.number().int().nonnegative().refine(Number.isSafeInteger);
 
 /** `purge_idempotency_keys`. */
 export const purgedCountSchema = z.number().int().nonnegative();

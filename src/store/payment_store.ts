@@ -24,12 +24,20 @@ export interface Payment {
   id: string;
   user_id: string;
   reference: string;
+  /** The reference the provider knows for the current attempt (`reference` or `<reference>.r<n>`). */
+  provider_reference: string;
   provider: string;
   amount: number;
   currency: string;
   email: string | null;
   metadata: Record<string, unknown>;
   state: PaymentState;
+  /**
+   * No provider answer can change this payment's money any more: completed,
+   * refunded, or failed for an amount mismatch. Any other failed payment may
+   * still turn out paid (a late success) and is confirmed with the provider.
+   */
+  settled: boolean;
   state_transitions: StateTransition[];
   lock_version: number;
   refunded_amount: number;
@@ -67,6 +75,8 @@ export type BeginPaymentRequestResult =
   | { outcome: "created"; payment: Payment }
   /** A previous run stopped after creating the payment: continue from payment_created. */
   | { outcome: "resumed"; payment: Payment }
+  /** A previous run stopped after creating the payment, which is no longer pending: hand out no checkout. */
+  | { outcome: "not_payable"; payment: Payment }
   /** The first request finished: replay its stored answer. */
   | { outcome: "replay"; status: number; body: unknown }
   /** Another request with this key is running. */
@@ -111,6 +121,8 @@ export type CreditOutcome =
 export interface CreditResult {
   outcome: CreditOutcome;
   credited: boolean;
+  /** The payment had been failed (declined, abandoned): the provider's success was credited all the same. */
+  late_success: boolean;
   payment: Payment;
 }
 
@@ -179,6 +191,12 @@ export interface PaymentStore {
   completePaymentRequest(input: CompletePaymentRequestInput): Promise<{ status: number; body: unknown }>;
   /** Releases the key at its recovery point (provider unreachable): the retry resumes. */
   releasePaymentRequest(userId: string, idempotencyKey: string): Promise<void>;
+  /**
+   * The provider already knows the payment's reference but its checkout was
+   * lost (a crash between the provider's answer and completion): open a new
+   * provider attempt `<reference>.r<n>`. Only a pending payment changes.
+   */
+  openProviderAttempt(reference: string): Promise<Payment>;
   /** The user's own payment, or null (someone else's is null too). */
   getPayment(userId: string, reference: string): Promise<Payment | null>;
   /** Any payment by reference (service use: webhooks, reconciliation). */
@@ -230,6 +248,8 @@ export interface PaymentStore {
   checkLedgerInvariants(): Promise<InvariantViolation[]>;
   /** Deletes expired idempotency records; returns how many. */
   purgeIdempotencyKeys(): Promise<number>;
+  /** The highest fencing token any payment has seen (0 when none). */
+  maxFence(): Promise<number>;
   /** Readiness probe: one trivial RPC. */
   ping(): Promise<void>;
 }

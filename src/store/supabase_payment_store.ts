@@ -24,6 +24,7 @@ import {
   candidatesSchema,
   changedPaymentSchema,
   creditResultSchema,
+  fenceSchema,
   paymentPageSchema,
   paymentSchema,
   pingSchema,
@@ -145,6 +146,7 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
       switch (r.outcome) {
         case "created":
         case "resumed":
+        case "not_payable":
           return { outcome: r.outcome, payment: r.payment };
         case "replay":
           return { outcome: "replay", status: r.status, body: r.body };
@@ -175,6 +177,8 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     async releasePaymentRequest(userId, idempotencyKey) {
       await rpc("release_payment_request", { p_user_id: userId, p_idempotency_key: idempotencyKey });
     },
+
+    openProviderAttempt: (reference) => call("open_provider_attempt", { p_reference: reference }, paymentSchema),
 
     getPayment: (userId, reference) =>
       call("get_payment", { p_user_id: userId, p_reference: reference }, paymentSchema.nullable()),
@@ -240,6 +244,8 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     checkLedgerInvariants: () => call("check_ledger_invariants", {}, violationsSchema),
 
     purgeIdempotencyKeys: () => call("purge_idempotency_keys", {}, purgedCountSchema),
+
+    maxFence: () => call("max_fence", {}, fenceSchema),
 
     async ping() {
       await call("ping", {}, pingSchema);

@@ -56,7 +56,16 @@ create table public.wallets (
 create table public.payment_logs (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null,
-  reference text not null unique check (reference ~ '^[A-Za-z0-9.=-]{1,100}$'),
+  -- Never `.r` inside: `<reference>.r<n>` names a later provider attempt.
+  reference text not null unique check (reference ~ '^[A-Za-z0-9.=-]{1,100}$' and position('.r' in reference) = 0),
+  -- The reference the provider knows for the current attempt: `reference`
+  -- itself, or `<reference>.r<n>` once initialization had to open a new
+  -- provider transaction (a crash lost the first one's checkout, which
+  -- Paystack cannot hand back; see open_provider_attempt). Webhooks and
+  -- verify resolve any attempt back to this payment. Set by the state guard
+  -- on insert.
+  provider_reference text not null unique check (provider_reference ~ '^[A-Za-z0-9.=-]{1,100}$'),
+  provider_attempt integer not null default 1 check (provider_attempt >= 1),
   idempotency_key text,
   provider text not null default 'paystack' check (length(provider) between 1 and 50),
   amount bigint not null check (amount > 0),
@@ -81,6 +90,9 @@ create table public.payment_logs (
 
 -- A user's payments, newest first, keyset-paginated on (created_at, id).
 create index payment_logs_user_created_idx on public.payment_logs (user_id, created_at desc, id desc);
+-- max(last_fence) in one index probe: the floor the lock's fence counter is
+-- raised to when Redis lost it (see max_fence()).
+create index payment_logs_last_fence_idx on public.payment_logs (last_fence) where last_fence is not null;
 -- Reconciliation scans only the unsettled payments.
 create index payment_logs_unsettled_idx on public.payment_logs (state, updated_at)
   where state in ('pending', 'processing');

@@ -4,8 +4,15 @@
 -- can skip a state or rewrite history.
 --
 --   pending ──▶ processing ──▶ completed ──▶ refunded
---      │             │
---      └──▶ failed ◀─┘
+--      │         │     ▲
+--      │         ▼     │ late_success: failed → processing
+--      └─────▶ failed ─┘ (never after an amount mismatch)
+--
+-- Paid means credited: a provider-confirmed success for a payment we failed
+-- (declined attempt, abandoned checkout, timeout) is still credited, through
+-- failed → processing → completed inside credit_user. Only a payment failed
+-- for an amount/currency mismatch is final: the provider's money does not
+-- match what was asked, so it is never credited automatically.
 --
 -- Mirrored in src/payments/payment_state.ts. Also here: the JSON shape of a
 -- payment (src/store/payment_store.ts `Payment`), the fencing rule, and the
@@ -26,6 +33,32 @@ as $$
 $$;
 
 -- -----------------------------------------------------------------------------
+-- _is_mismatch: whether a failure reason is an amount/currency mismatch (the
+-- one failure a later provider success cannot undo). credit_user writes the
+-- reason with this prefix; nothing else does.
+-- -----------------------------------------------------------------------------
+create function private._is_mismatch(p_failure_reason text) returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce(p_failure_reason like 'amount\_mismatch:%', false)
+$$;
+
+-- -----------------------------------------------------------------------------
+-- _is_settled: no provider answer can change this payment's money any more —
+-- completed, refunded, or failed for a mismatch. Any other failed payment may
+-- still turn out paid (late success) and is confirmed with the provider.
+-- -----------------------------------------------------------------------------
+create function private._is_settled(p_state public.payment_state, p_failure_reason text) returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select p_state in ('completed', 'refunded') or (p_state = 'failed' and private._is_mismatch(p_failure_reason))
+$$;
+
+-- -----------------------------------------------------------------------------
 -- _payment_json: the public fields of a payment, exactly the `Payment` type of
 -- the TypeScript port. provider_payload, idempotency_key and last_fence stay
 -- inside the database.
@@ -39,12 +72,14 @@ as $$
     'id', p.id,
     'user_id', p.user_id,
     'reference', p.reference,
+    'provider_reference', p.provider_reference,
     'provider', p.provider,
     'amount', p.amount,
     'currency', p.currency,
     'email', p.email,
     'metadata', p.metadata,
     'state', p.state,
+    'settled', private._is_settled(p.state, p.failure_reason),
     'state_transitions', p.state_transitions,
     'lock_version', p.lock_version,
     'refunded_amount', p.refunded_amount,
@@ -99,6 +134,8 @@ begin
     new.state_transitions := pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
       'from', null::text, 'to', 'pending', 'at', private._iso(now()), 'actor', v_actor, 'reason', v_reason));
     new.lock_version := 0;
+    new.provider_reference := new.reference;
+    new.provider_attempt := 1;
     new.processing_started_at := null;
     new.processing_completed_at := null;
     return new;
@@ -123,6 +160,7 @@ begin
       when 'pending' then new.state in ('processing', 'failed')
       when 'processing' then new.state in ('completed', 'failed')
       when 'completed' then new.state = 'refunded'
+      when 'failed' then new.state = 'processing' and not private._is_mismatch(old.failure_reason)
       else false
     end;
     if not coalesce(v_legal, false) then
@@ -132,7 +170,11 @@ begin
     end if;
     new.state_transitions := new.state_transitions || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
       'from', old.state, 'to', new.state, 'at', private._iso(now()), 'actor', v_actor, 'reason', v_reason));
-    if new.state = 'processing' then
+    if new.state = 'processing' and old.state = 'failed' then
+      -- A late success starts a new confirmation.
+      new.processing_started_at := now();
+      new.processing_completed_at := null;
+    elsif new.state = 'processing' then
       new.processing_started_at := coalesce(old.processing_started_at, now());
     elsif new.state in ('completed', 'failed') then
       new.processing_completed_at := now();
@@ -178,6 +220,23 @@ end
 $$;
 
 -- -----------------------------------------------------------------------------
+-- max_fence: the highest fencing token any payment has seen. Fences come from
+-- one counter in Redis, which can lose it (a flushed or new database, an
+-- evicted key, a prefix change, an embedded restart). Every later token would
+-- then be stale for the payments already touched and they would never settle.
+-- A holder refused with PM003 raises the counter past this value and retries
+-- once, so fences keep increasing whatever happens to Redis.
+-- -----------------------------------------------------------------------------
+create function public.max_fence() returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(max(last_fence), 0)::bigint from public.payment_logs
+$$;
+
+-- -----------------------------------------------------------------------------
 -- _lock_payment: the first step of every pessimistic writer. SELECT … FOR
 -- UPDATE serialises all writers of one payment (verify, webhook, reconcile):
 -- whoever comes second sees the first one's committed state, never a stale
@@ -196,6 +255,34 @@ begin
     raise exception using errcode = 'PM004', message = format('Payment %s not found', p_reference);
   end if;
   return private._apply_fence(v, p_fence);
+end
+$$;
+
+-- -----------------------------------------------------------------------------
+-- _payment_by_provider_reference: the payment a provider reference belongs to,
+-- locked FOR UPDATE: `<reference>` or `<reference>.r<n>` for an attempt it
+-- opened (n ≤ its attempts). Anything else is no payment of ours (null row).
+-- -----------------------------------------------------------------------------
+create function private._payment_by_provider_reference(p_provider_reference text) returns public.payment_logs
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v public.payment_logs;
+  v_attempt text;
+begin
+  select * into v
+    from public.payment_logs
+   where reference = pg_catalog.split_part(p_provider_reference, '.r', 1)
+     for update;
+  if found and p_provider_reference <> v.reference then
+    v_attempt := pg_catalog.substr(p_provider_reference, pg_catalog.length(v.reference) + 3);
+    if v_attempt !~ '^[1-9][0-9]{0,8}$' or v_attempt::integer > v.provider_attempt then
+      v := null;
+    end if;
+  end if;
+  return v;
 end
 $$;
 
@@ -377,13 +464,16 @@ $$;
 -- trigger functions are callable by the owner alone.
 -- -----------------------------------------------------------------------------
 revoke execute on function
+  private._is_mismatch(text),
+  private._is_settled(public.payment_state, text),
   private._iso(timestamptz),
   private._payment_json(public.payment_logs),
   private._set_actor(text, text),
   private._page(jsonb, integer),
   private._payment_state_guard(),
   private._apply_fence(public.payment_logs, bigint),
-  private._lock_payment(text, bigint)
+  private._lock_payment(text, bigint),
+  private._payment_by_provider_reference(text)
   from public, anon, authenticated, service_role;
 
 revoke execute on function
@@ -391,7 +481,8 @@ revoke execute on function
   public.get_payment_by_reference(text),
   public.list_payments(uuid, integer, timestamptz, uuid),
   public.mark_processing(text, bigint, text, text),
-  public.transition_payment(text, public.payment_state, integer, text, text, bigint)
+  public.transition_payment(text, public.payment_state, integer, text, text, bigint),
+  public.max_fence()
   from public, anon, authenticated;
 
 grant execute on function
@@ -399,5 +490,6 @@ grant execute on function
   public.get_payment_by_reference(text),
   public.list_payments(uuid, integer, timestamptz, uuid),
   public.mark_processing(text, bigint, text, text),
-  public.transition_payment(text, public.payment_state, integer, text, text, bigint)
+  public.transition_payment(text, public.payment_state, integer, text, text, bigint),
+  public.max_fence()
   to service_role;

@@ -9,6 +9,9 @@
 --                             → recovery point finished (replayed from now on)
 --   release_payment_request   provider unreachable: unlock, keep the recovery
 --                             point, so the retry resumes from it
+--   open_provider_attempt     the provider already knows the reference but
+--                             its checkout was lost with a crash: a new
+--                             provider transaction under `<reference>.r<n>`
 --
 -- Lock order: idempotency_keys row, then payment_logs row.
 -- =============================================================================
@@ -136,7 +139,10 @@ begin
         message = format('Idempotency key %s points at a missing payment', p_idempotency_key);
     end if;
     update public.idempotency_keys set locked_at = v_now, last_run_at = v_now where id = v_key.id;
-    v_outcome := 'resumed';
+    -- Never hand out a checkout for a payment that is no longer pending (e.g.
+    -- reconciliation failed it as abandoned while the key was unfinished):
+    -- the caller stores a problem as this key's answer instead.
+    v_outcome := case when v_payment.state = 'pending' then 'resumed' else 'not_payable' end;
   end if;
   return pg_catalog.jsonb_build_object('outcome', v_outcome, 'payment', private._payment_json(v_payment));
 end
@@ -222,6 +228,39 @@ as $$
 $$;
 
 -- -----------------------------------------------------------------------------
+-- open_provider_attempt: initialization crashed after the provider opened a
+-- transaction under our reference but before its checkout was stored. The
+-- retry's initialize answers "Duplicate Transaction Reference", and Paystack
+-- cannot hand that checkout back (verify carries no access code). Nobody saw
+-- the lost checkout, so nobody can pay it; a new provider transaction under
+-- `<reference>.r<n>` replaces it. Webhooks resolve every attempt's reference
+-- to this payment (_payment_by_provider_reference) and are confirmed against
+-- the reference they name, so even a payment of an earlier attempt would be
+-- credited; verify and reconciliation ask about the current attempt. Only a
+-- pending payment gets a new attempt: the answer carries the unchanged
+-- payment otherwise.
+-- -----------------------------------------------------------------------------
+create function public.open_provider_attempt(p_reference text) returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  v public.payment_logs := private._lock_payment(p_reference, null);
+begin
+  if v.state = 'pending' then
+    update public.payment_logs
+       set provider_attempt = provider_attempt + 1,
+           provider_reference = reference || '.r' || (provider_attempt + 1)
+     where id = v.id
+    returning * into v;
+  end if;
+  return private._payment_json(v);
+end
+$$;
+
+-- -----------------------------------------------------------------------------
 -- purge_idempotency_keys: the reaper. Deletes records past their retention
 -- unless a request still holds them; a lock older than one hour is stale (the
 -- lock timeout is a minute) and does not protect a record.
@@ -247,6 +286,7 @@ revoke execute on function
   public.begin_payment_request(uuid, text, text, text, text, bigint, text, text, jsonb, text, integer, integer),
   public.complete_payment_request(uuid, text, integer, jsonb, text, text, text),
   public.release_payment_request(uuid, text),
+  public.open_provider_attempt(text),
   public.purge_idempotency_keys()
   from public, anon, authenticated;
 
@@ -254,5 +294,6 @@ grant execute on function
   public.begin_payment_request(uuid, text, text, text, text, bigint, text, text, jsonb, text, integer, integer),
   public.complete_payment_request(uuid, text, integer, jsonb, text, text, text),
   public.release_payment_request(uuid, text),
+  public.open_provider_attempt(text),
   public.purge_idempotency_keys()
   to service_role;

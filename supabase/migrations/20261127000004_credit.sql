@@ -61,6 +61,11 @@ $$;
 -- balance_after and the new balance cannot be computed from a stale value.
 -- The provider's amount and currency must equal the payment's: otherwise the
 -- payment fails with the reason and nothing is credited.
+--
+-- Paid means credited: the provider confirmed success, so a payment we had
+-- failed (declined attempt, abandoned, timed out) is credited all the same
+-- (failed → processing → completed, reason late_success). Only a payment
+-- failed for a mismatch stays failed (not_creditable).
 -- -----------------------------------------------------------------------------
 create function public.credit_user(
   p_reference text,
@@ -82,6 +87,7 @@ declare
   v_wallet public.wallets;
   v_outcome text;
   v_failure text;
+  v_late boolean := false;
 begin
   if p_amount is null or p_currency is null or p_currency !~ '^[A-Z]{3}$' then
     raise exception using
@@ -94,15 +100,17 @@ begin
 
   if v.state in ('completed', 'refunded') then
     v_outcome := 'already_credited';
-  elsif v.state = 'failed' then
+  elsif v.state = 'failed' and private._is_mismatch(v.failure_reason) then
     v_outcome := 'not_creditable';
   elsif p_amount <> v.amount or p_currency <> v.currency then
+    v_failure := format('amount_mismatch: provider confirmed %s %s, expected %s %s',
+                        p_amount, p_currency, v.amount, v.currency);
     if v.state = 'pending' then
       update public.payment_logs set state = 'processing' where id = v.id;
     end if;
-    v_failure := format('amount_mismatch: provider confirmed %s %s, expected %s %s',
-                        p_amount, p_currency, v.amount, v.currency);
     perform private._set_actor(p_actor, v_failure);
+    -- An already failed payment stays failed, now for the mismatch: no later
+    -- "success" for this reference may credit it.
     update public.payment_logs
        set state = 'failed',
            failure_reason = v_failure,
@@ -117,7 +125,11 @@ begin
       from public.wallets
      where user_id = v.user_id and currency = v.currency
        for update;
-    if v.state = 'pending' then
+    if v.state = 'failed' then
+      v_late := true;
+      perform private._set_actor(p_actor, 'late_success');
+      update public.payment_logs set state = 'processing', failure_reason = null where id = v.id;
+    elsif v.state = 'pending' then
       update public.payment_logs set state = 'processing' where id = v.id;
     end if;
     -- Stamped with clock_timestamp() after the wallet lock, not now() (the
@@ -142,7 +154,8 @@ begin
 
   perform private._finish_webhook_event(p_webhook_event_id, v_outcome);
   return pg_catalog.jsonb_build_object(
-    'outcome', v_outcome, 'credited', v_outcome = 'credited', 'payment', private._payment_json(v));
+    'outcome', v_outcome, 'credited', v_outcome = 'credited', 'late_success', v_late,
+    'payment', private._payment_json(v));
 end
 $$;
 

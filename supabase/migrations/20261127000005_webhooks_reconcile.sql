@@ -16,6 +16,15 @@
 -- is locked: the same order (event → payment → wallet) as credit_user, so a
 -- redelivery racing the credit waits for it instead of deadlocking, and then
 -- sees the event processed.
+--
+-- p_reference is the provider's reference (any attempt, see
+-- open_provider_attempt). Only a settled payment (completed, refunded, or
+-- failed for a mismatch) closes the event as already_settled: any other
+-- failed payment may still be paid (a late success), so its events stay open
+-- until a confirmation settles them — also when the caller could not take
+-- the lock and only records the event (check_ledger_invariants reports an
+-- open charge.success as paid_not_credited until then). A failed payment
+-- stays failed here; credit_user moves it failed → processing → completed.
 -- -----------------------------------------------------------------------------
 create function public.record_webhook_event(
   p_provider text,
@@ -47,20 +56,20 @@ begin
   v_duplicate := v_event.attempts > 1;
 
   if v_event.processed_at is not null then
-    select * into v from public.payment_logs where reference = v_event.reference;
+    select * into v from public.payment_logs where reference = pg_catalog.split_part(v_event.reference, '.r', 1);
     return pg_catalog.jsonb_build_object(
       'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true,
       'payment', case when v.id is null then null else private._payment_json(v) end);
   end if;
 
-  select * into v from public.payment_logs where reference = p_reference for update;
-  if not found then
+  v := private._payment_by_provider_reference(p_reference);
+  if v.id is null then
     perform private._finish_webhook_event(v_event.id, 'unknown_reference');
     return pg_catalog.jsonb_build_object(
       'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true, 'payment', null);
   end if;
 
-  if v.state in ('completed', 'failed', 'refunded') then
+  if private._is_settled(v.state, v.failure_reason) then
     perform private._finish_webhook_event(v_event.id, 'already_settled');
     return pg_catalog.jsonb_build_object(
       'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', true, 'payment', private._payment_json(v));

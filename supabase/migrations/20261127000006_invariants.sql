@@ -14,6 +14,16 @@
 --   completed_without_single_credit   completed/refunded payment without exactly one credit
 --   credit_without_completed_payment  credit entry whose payment is missing or not completed/refunded
 --   credit_amount_mismatch            credit amount/currency ≠ the payment's
+--   paid_not_credited                 the database holds evidence that the provider
+--                                     collected the money for a payment that is not
+--                                     credited and not failed for a mismatch: a
+--                                     signed charge.success event not yet processed
+--                                     (a processed one was checked against the
+--                                     provider's verify, which had the last word),
+--                                     or a provider payload with status success
+-- A payment being settled right now may show as paid_not_credited for the
+-- moment between its event being stored and its credit committing: alarm on
+-- a row that persists across two runs, not on one sighting.
 -- -----------------------------------------------------------------------------
 create function public.check_ledger_invariants()
 returns table (invariant text, subject text, detail jsonb)
@@ -68,6 +78,21 @@ as $$
   join public.payment_logs p on p.id = t.payment_log_id
   where t.type = 'credit'
     and (t.amount <> p.amount or t.currency <> p.currency)
+
+  union all
+  select 'paid_not_credited', p.reference,
+         pg_catalog.jsonb_build_object('payment_id', p.id, 'state', p.state, 'failure_reason', p.failure_reason,
+                                       'success_events', coalesce(e.events, 0),
+                                       'provider_status', p.provider_payload ->> 'status')
+  from public.payment_logs p
+  left join (
+    select pg_catalog.split_part(ev.reference, '.r', 1) as payment_reference, count(*) as events
+    from public.webhook_events ev
+    where ev.event_type = 'charge.success' and ev.reference is not null and ev.processed_at is null
+    group by 1
+  ) e on e.payment_reference = p.reference
+  where not private._is_settled(p.state, p.failure_reason)
+    and (e.events > 0 or p.provider_payload ->> 'status' = 'success')
 $$;
 
 -- -----------------------------------------------------------------------------

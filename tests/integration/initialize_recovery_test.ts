@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestStack } from "../support/stack.ts";
 import { expectJson, expectProblem, send } from "../support/http_helpers.ts";
+import { creditsOf, ledgerViolations, payAtCheckout, paymentRow } from "../support/payment_flow.ts";
 import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
@@ -10,74 +11,98 @@ Deno.test("initialize recovers from a crash after the provider call", async (t) 
   const stack = await startTestStack();
   const sandbox = stack.runtime.sandbox!;
   try {
-    await t.step("continues from payment_created without a second provider transaction", async () => {
-      const userId = crypto.randomUUID();
-      const key = crypto.randomUUID();
-      const body = { amount: 700_000, currency: "NGN" };
-      // The process dies right after the provider answered: phase 3 never runs.
-      const crashing: PaymentStore = {
-        ...stack.runtime.store,
-        completePaymentRequest: () => Promise.reject(new Error("process killed")),
-      };
-      const initialize = createInitializePayment({
-        store: crashing,
-        provider: createPaystackProvider({
-          secretKey: stack.config.provider.secretKey,
-          baseUrl: stack.config.provider.baseUrl,
-        }),
-        logger: silentLogger,
-        idempotency: stack.config.idempotency,
-      });
-      await assert.rejects(
-        initialize({
-          userId,
-          tokenEmail: "payer@example.test",
-          idempotencyKey: key,
-          method: "POST",
-          path: "/v1/payments",
-          body,
-        }),
-        /process killed/,
-      );
-      const [before] = await stack.database.db.query<{ reference: string; recovery_point: string; locked: boolean }>(
-        `select p.reference, k.recovery_point, k.locked_at is not null as locked
+    await t.step(
+      "continues from payment_created: the lost checkout is replaced by a new provider attempt, and paying it credits",
+      async () => {
+        const userId = crypto.randomUUID();
+        const key = crypto.randomUUID();
+        const body = { amount: 700_000, currency: "NGN" };
+        // The process dies right after the provider answered: phase 3 never runs.
+        const crashing: PaymentStore = {
+          ...stack.runtime.store,
+          completePaymentRequest: () => Promise.reject(new Error("process killed")),
+        };
+        const initialize = createInitializePayment({
+          store: crashing,
+          provider: createPaystackProvider({
+            secretKey: stack.config.provider.secretKey,
+            baseUrl: stack.config.provider.baseUrl,
+          }),
+          logger: silentLogger,
+          idempotency: stack.config.idempotency,
+        });
+        await assert.rejects(
+          initialize({
+            userId,
+            tokenEmail: "payer@example.test",
+            idempotencyKey: key,
+            method: "POST",
+            path: "/v1/payments",
+            body,
+          }),
+          /process killed/,
+        );
+        const [before] = await stack.database.db.query<{ reference: string; recovery_point: string; locked: boolean }>(
+          `select p.reference, k.recovery_point, k.locked_at is not null as locked
          from idempotency_keys k join payment_logs p on p.id = k.payment_log_id where k.user_id = $1`,
-        [userId],
-      );
-      assert.equal(before?.recovery_point, "payment_created");
-      assert.equal(before?.locked, true);
+          [userId],
+        );
+        assert.equal(before?.recovery_point, "payment_created");
+        assert.equal(before?.locked, true);
 
-      // A retry while the dead request still holds the key is told to wait.
-      const token = await stack.userToken(userId);
-      const headers = { "Idempotency-Key": key };
-      await expectProblem(
-        await send(stack, "POST", "/v1/payments", { token, body, headers }),
-        409,
-        "idempotency_key_in_use",
-      );
+        // A retry while the dead request still holds the key is told to wait.
+        const token = await stack.userToken(userId);
+        const headers = { "Idempotency-Key": key };
+        await expectProblem(
+          await send(stack, "POST", "/v1/payments", { token, body, headers }),
+          409,
+          "idempotency_key_in_use",
+        );
 
-      // Past the in-flight timeout, the retry takes over from the recovery point.
-      await stack.database.db.query(
-        "update idempotency_keys set locked_at = now() - interval '1 hour' where user_id = $1",
-        [userId],
-      );
-      const initializeCalls = sandbox.stats.calls.initialize;
-      const res = await send(stack, "POST", "/v1/payments", { token, body, headers });
-      const json = await expectJson(res, 201);
-      assert.equal(json.reference, before!.reference);
-      assert.match(String(json.authorization_url), /\/checkout\//);
-      // The provider was asked again with the same reference and refused a
-      // duplicate: still exactly one transaction there.
-      assert.equal(sandbox.stats.calls.initialize - initializeCalls, 1);
-      const [count] = await stack.database.db.query<{ n: string }>(
-        "select count(*)::int8 as n from sandbox_paystack.transactions where reference = $1",
-        [before!.reference],
-      );
-      assert.equal(Number(count!.n), 1);
-      const replay = await send(stack, "POST", "/v1/payments", { token, body, headers });
-      assert.equal(replay.headers.get("idempotent-replayed"), "true");
-      assert.deepEqual(await replay.json(), json);
-    });
+        // Past the in-flight timeout, the retry takes over from the recovery point.
+        await stack.database.db.query(
+          "update idempotency_keys set locked_at = now() - interval '1 hour' where user_id = $1",
+          [userId],
+        );
+        const initializeCalls = sandbox.stats.calls.initialize;
+        const res = await send(stack, "POST", "/v1/payments", { token, body, headers });
+        const json = await expectJson(res, 201);
+        assert.equal(json.reference, before!.reference);
+        assert.match(String(json.authorization_url), /\/checkout\//);
+        // The provider refused the known reference as a duplicate and cannot
+        // hand its checkout back (verify carries no access code): a second
+        // attempt was opened under <reference>.r2 — one transaction each, and
+        // nobody ever saw the first one's checkout.
+        assert.equal(sandbox.stats.calls.initialize - initializeCalls, 2);
+        const transactions = await stack.database.db.query<{ reference: string }>(
+          "select reference from sandbox_paystack.transactions where reference like $1 order by reference",
+          [`${before!.reference}%`],
+        );
+        assert.deepEqual(transactions.map((r) => r.reference), [before!.reference, `${before!.reference}.r2`]);
+        const [row] = await stack.database.db.query<{ provider_reference: string; provider_attempt: number }>(
+          "select provider_reference, provider_attempt from payment_logs where reference = $1",
+          [before!.reference],
+        );
+        assert.deepEqual(row, { provider_reference: `${before!.reference}.r2`, provider_attempt: 2 });
+        const replay = await send(stack, "POST", "/v1/payments", { token, body, headers });
+        assert.equal(replay.headers.get("idempotent-replayed"), "true");
+        assert.deepEqual(await replay.json(), json);
+
+        // Paying the new attempt credits the payment once (its webhook names <reference>.r2).
+        await payAtCheckout({
+          userId,
+          token,
+          reference: before!.reference,
+          authorizationUrl: String(json.authorization_url),
+          amount: body.amount,
+          currency: body.currency,
+        }, "success");
+        await sandbox.idle();
+        assert.equal((await paymentRow(stack, before!.reference)).state, "completed");
+        assert.equal(await creditsOf(stack, before!.reference), 1);
+        assert.deepEqual(await ledgerViolations(stack), []);
+      },
+    );
   } finally {
     await stack.close();
   }

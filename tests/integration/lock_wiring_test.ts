@@ -13,7 +13,7 @@ import {
   postWebhook,
 } from "../support/payment_flow.ts";
 import { AppError } from "../../src/errors.ts";
-import { paymentLockKey } from "../../src/payments/settle_payment.ts";
+import { paymentLockKey } from "../../src/payments/run_under_payment_lock.ts";
 
 const SUITE = "the payment lock at the edge";
 const ignore = await ignoreWithout(

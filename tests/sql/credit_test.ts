@@ -164,14 +164,57 @@ Deno.test("the credit path (mark_processing, credit_user, fail_payment, get_wall
       assert.match(result.payment.failure_reason ?? "", /^amount_mismatch: provider confirmed 5000 USD/);
     });
 
-    await t.step("a failed payment is not_creditable", async () => {
-      const p = await newPayment(db);
-      await rpc(db, "fail_payment", { p_reference: p.reference, p_reason: "abandoned" });
-      const result = await credit(db, { p_reference: p.reference, p_amount: 5000 });
-      assert.equal(result.outcome, "not_creditable");
-      assert.equal(result.credited, false);
-      assert.equal(await ledgerCount(db, p.id), 0);
-    });
+    await t.step(
+      "a late success credits a payment failed for any reason but a mismatch (paid means credited)",
+      async () => {
+        const p = await newPayment(db);
+        await rpc(db, "fail_payment", {
+          p_reference: p.reference,
+          p_reason: "abandoned: still ongoing at the provider",
+        });
+        const result = await credit(db, { p_reference: p.reference, p_amount: 5000, p_actor: "webhook" });
+        assert.equal(result.outcome, "credited");
+        assert.equal(result.credited, true);
+        assert.equal(result.late_success, true);
+        assert.equal(await ledgerCount(db, p.id), 1);
+        const after = await paymentOf(db, p.reference);
+        assert.equal(after.state, "completed");
+        assert.equal(after.failure_reason, null);
+        const trail = (after.state_transitions as Array<{ from: string | null; to: string; reason: string }>)
+          .map((s) => `${s.from}→${s.to}:${s.reason}`);
+        assert.deepEqual(trail.slice(-3), [
+          "pending→failed:abandoned: still ongoing at the provider",
+          "failed→processing:late_success",
+          "processing→completed:late_success",
+        ]);
+        const again = await credit(db, { p_reference: p.reference, p_amount: 5000 });
+        assert.equal(again.outcome, "already_credited");
+        assert.equal(await ledgerCount(db, p.id), 1);
+      },
+    );
+
+    await t.step(
+      "a payment failed for a mismatch is not_creditable, and a mismatching late success marks it so",
+      async () => {
+        const p = await newPayment(db);
+        const mismatch = await credit(db, { p_reference: p.reference, p_amount: 4999 });
+        assert.equal(mismatch.outcome, "mismatch");
+        const refused = await credit(db, { p_reference: p.reference, p_amount: 5000 });
+        assert.equal(refused.outcome, "not_creditable");
+        assert.equal(refused.credited, false);
+        assert.equal(await ledgerCount(db, p.id), 0);
+
+        const declined = await newPayment(db);
+        await rpc(db, "fail_payment", { p_reference: declined.reference, p_reason: "provider_status: failed" });
+        const late = await credit(db, { p_reference: declined.reference, p_amount: 5000, p_currency: "GHS" });
+        assert.equal(late.outcome, "mismatch");
+        const row = await paymentOf(db, declined.reference);
+        assert.equal(row.state, "failed");
+        assert.match(String(row.failure_reason), /^amount_mismatch:/);
+        assert.equal((await credit(db, { p_reference: declined.reference, p_amount: 5000 })).outcome, "not_creditable");
+        assert.equal(await ledgerCount(db, declined.id), 0);
+      },
+    );
 
     await t.step("credit_user refuses a missing payment (PM004) and a malformed currency (PM008)", async () => {
       await assertSqlState(credit(db, { p_reference: "pay-missing", p_amount: 1 }), "PM004");

@@ -30,6 +30,9 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
   ["check_ledger_invariants", ``],
   ["purge_idempotency_keys", ``],
   ["ping", ``],
+  ["max_fence", ``],
+  // Last: it bumps the payment's lock_version, which transition_payment above expects at 0.
+  ["open_provider_attempt", `'${reference}'`],
 ];
 
 /**

@@ -33,7 +33,7 @@ Deno.test("payment state machine (trigger on payment_logs)", async (t) => {
       for (const from of PAYMENT_STATES) {
         for (const to of PAYMENT_STATES) if (canTransition(from, to)) legal.push([from, to]);
       }
-      assert.equal(legal.length, 5);
+      assert.equal(legal.length, 6);
       for (const [from, to] of legal) {
         const created = await newPayment(db);
         const before = await walk(db, created.reference, PATH_TO[from]);
@@ -97,8 +97,32 @@ Deno.test("payment state machine (trigger on payment_logs)", async (t) => {
           refused++;
         }
       }
-      assert.equal(refused, 20);
+      assert.equal(refused, 19);
     });
+
+    await t.step(
+      "failed → processing (late success) is refused after an amount mismatch, by the RPC and by UPDATE",
+      async () => {
+        const created = await newPayment(db);
+        await rpc(db, "credit_user", { p_reference: created.reference, p_amount: 1, p_currency: "NGN" });
+        const failed = await paymentOf(db, created.reference);
+        assert.equal(failed.state, "failed");
+        await assertSqlState(
+          rpc(db, "transition_payment", {
+            p_reference: created.reference,
+            p_to: "processing",
+            p_expected_lock_version: failed.lock_version,
+            p_actor: "test",
+          }),
+          "PM001",
+        );
+        await assertSqlState(
+          db.query("update public.payment_logs set state = 'processing' where reference = $1", [created.reference]),
+          "PM001",
+        );
+        assert.equal((await paymentOf(db, created.reference)).state, "failed");
+      },
+    );
 
     await t.step("a payment cannot be inserted in a state other than pending", async () => {
       await assertSqlState(

@@ -103,12 +103,53 @@ Deno.test("record_webhook_event", async (t) => {
     });
 
     await t.step("an event for a settled payment is processed as already_settled", async () => {
-      const p = await newPayment(db);
-      await rpc(db, "fail_payment", { p_reference: p.reference, p_reason: "declined" });
-      const r = await record(db, "evt-settled", p.reference, { p_mark_processing: true, p_fence: 1 });
-      assert.deepEqual([r.processed, r.payment?.state], [true, "failed"]);
+      const completed = await newPayment(db);
+      await rpc(db, "credit_user", { p_reference: completed.reference, p_amount: 5000, p_currency: "NGN" });
+      const r = await record(db, "evt-settled", completed.reference, { p_mark_processing: true, p_fence: 1 });
+      assert.deepEqual([r.processed, r.payment?.state], [true, "completed"]);
       assert.equal((await eventRow(db, r.event_id)).outcome, "already_settled");
+
+      const mismatched = await newPayment(db);
+      await rpc(db, "credit_user", { p_reference: mismatched.reference, p_amount: 1, p_currency: "NGN" });
+      const m = await record(db, "evt-mismatched", mismatched.reference, { p_mark_processing: true, p_fence: 1 });
+      assert.deepEqual([m.processed, m.payment?.state], [true, "failed"]);
+      assert.equal((await eventRow(db, m.event_id)).outcome, "already_settled");
     });
+
+    await t.step(
+      "a success event for a declined or abandoned payment stays open: the late success is confirmed",
+      async () => {
+        const p = await newPayment(db);
+        await rpc(db, "fail_payment", { p_reference: p.reference, p_reason: "declined" });
+        const r = await record(db, "evt-late", p.reference, { p_mark_processing: true, p_fence: 1 });
+        assert.deepEqual([r.processed, r.payment?.state], [false, "failed"]);
+        assert.equal((await eventRow(db, r.event_id)).outcome, null);
+        // Recorded by a webhook that could not take the lock (no mark, no fence): still open, never already_settled.
+        const deferred = await record(db, "evt-late-deferred", p.reference);
+        assert.deepEqual([deferred.processed, deferred.payment?.state], [false, "failed"]);
+        assert.equal((await eventRow(db, deferred.event_id)).outcome, null);
+      },
+    );
+
+    await t.step(
+      "events for a later provider attempt (<reference>.r<n>) resolve to the payment; others do not",
+      async () => {
+        const p = await newPayment(db);
+        await rpc(db, "open_provider_attempt", { p_reference: p.reference });
+        const second = await record(db, "evt-attempt-2", `${p.reference}.r2`, { p_mark_processing: true, p_fence: 1 });
+        assert.equal(second.payment?.reference, p.reference);
+        assert.equal(second.processed, false);
+        const first = await record(db, "evt-attempt-1", p.reference);
+        assert.equal(first.payment?.reference, p.reference);
+        for (
+          const [key, reference] of [["evt-attempt-3", `${p.reference}.r3`], ["evt-attempt-x", `${p.reference}.rx`]]
+        ) {
+          const unknown = await record(db, key!, reference!);
+          assert.equal(unknown.payment, null);
+          assert.equal((await eventRow(db, unknown.event_id)).outcome, "unknown_reference");
+        }
+      },
+    );
 
     await t.step("events are deduplicated per provider", async () => {
       const p = await newPayment(db);

@@ -187,7 +187,7 @@ Deno.test("createSupabasePaymentStore over supabase-js, the RPC gateway and Post
       assert.equal(older.next_cursor, null);
     });
 
-    await t.step("creditUser mismatch and not_creditable; failPayment", async () => {
+    await t.step("creditUser mismatch, not_creditable and late success; failPayment", async () => {
       const user = crypto.randomUUID();
       const p = await created(store, user, 5000);
       const mismatch = await store.creditUser({
@@ -200,6 +200,16 @@ Deno.test("createSupabasePaymentStore over supabase-js, the RPC gateway and Post
       });
       assert.equal(mismatch.outcome, "mismatch");
       assert.equal(mismatch.payment.failure_reason, "amount_mismatch: provider confirmed 4000 NGN, expected 5000 NGN");
+      assert.equal(mismatch.payment.settled, true);
+      const notCreditable = await store.creditUser({
+        reference: p.reference,
+        amount: 5000,
+        currency: "NGN",
+        providerPayload: null,
+        fence: null,
+        actor: "verify",
+      });
+      assert.deepEqual([notCreditable.outcome, notCreditable.credited], ["not_creditable", false]);
 
       const q = await created(store, user, 100);
       const failed = await store.failPayment({
@@ -209,8 +219,8 @@ Deno.test("createSupabasePaymentStore over supabase-js, the RPC gateway and Post
         fence: null,
         actor: "reconcile",
       });
-      assert.deepEqual([failed.changed, failed.payment.state], [true, "failed"]);
-      const notCreditable = await store.creditUser({
+      assert.deepEqual([failed.changed, failed.payment.state, failed.payment.settled], [true, "failed", false]);
+      const late = await store.creditUser({
         reference: q.reference,
         amount: 100,
         currency: "NGN",
@@ -218,7 +228,12 @@ Deno.test("createSupabasePaymentStore over supabase-js, the RPC gateway and Post
         fence: null,
         actor: "verify",
       });
-      assert.deepEqual([notCreditable.outcome, notCreditable.credited], ["not_creditable", false]);
+      assert.deepEqual([late.outcome, late.credited, late.late_success, late.payment.state], [
+        "credited",
+        true,
+        true,
+        "completed",
+      ]);
     });
 
     await t.step("recordWebhookEvent, then creditUser marks the event processed", async () => {

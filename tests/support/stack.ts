@@ -136,6 +136,23 @@ export async function startTestStack(
 }
 
 /**
+ * Deletes every key the stack keeps in Redis (its lock prefix), as a FLUSHDB,
+ * a new Upstash database or an eviction would: the fence counter starts over.
+ * Only this stack's keys, so suites running beside it are untouched.
+ */
+export async function flushStackRedis(stack: TestStack): Promise<void> {
+  if (stack.config.redis.kind === "memory") throw new Error("This stack runs without Redis");
+  const client = new IORedis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const keys = await client.keys(`${stack.config.lock.prefix}:*`);
+    if (keys.length > 0) await client.del(...keys);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
  * Ends the lease of lock `key` (e.g. `payment:<reference>`) in the stack's
  * Redis, as its PX expiry would once the holder has slept past it: a lease
  * runs out on Redis' clock, which a test cannot advance, so it deletes the key.
