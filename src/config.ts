@@ -8,6 +8,11 @@
  *   stand-ins, the sandbox provider unless `PAYSTACK_BASE_URL` is set.
  * - `embedded`: nothing is set: PGlite, an in-memory lock and the sandbox.
  *
+ * Supabase reserves names starting with `SUPABASE_` for the variables it
+ * injects into Edge Functions (`SUPABASE_URL`, `SUPABASE_SERVICE_ROLE_KEY`),
+ * so `supabase secrets set` cannot set `SUPABASE_JWT_SECRET`: `JWT_SECRET` is
+ * accepted as the same setting.
+ *
  * @module
  */
 import { z } from "zod";
@@ -23,6 +28,9 @@ export const DEV_DB_WEBHOOK_SECRET = "dev-database-webhook-secret";
 
 /** How the service is wired. */
 export type Mode = "embedded" | "local" | "cloud";
+
+/** Log levels of `LOG_LEVEL`, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
 /** A supported currency: ISO code, minor-unit exponent and amount bounds. */
 export interface CurrencyRule {
@@ -51,6 +59,7 @@ export const DEFAULT_CURRENCIES: readonly CurrencyRule[] = [
 export interface Config {
   mode: Mode;
   appEnv: "development" | "test" | "production";
+  logLevel: typeof LOG_LEVELS[number];
   port: number;
   hostname: string;
   /** Base URL the service is reachable at (used for sandbox URLs). */
@@ -127,6 +136,7 @@ const envSchema = z.object({
   SUPABASE_URL: url.optional(),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(20).optional(),
   SUPABASE_JWT_SECRET: z.string().min(32).optional(),
+  JWT_SECRET: z.string().min(32).optional(),
   SUPABASE_JWKS_URL: url.optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").optional(),
@@ -147,6 +157,7 @@ const envSchema = z.object({
   RECONCILE_BATCH_SIZE: intFrom(1, 1_000).default(100),
   DB_WEBHOOK_SECRET: z.string().min(16).optional(),
   PAYMENT_CURRENCIES: z.string().optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
 const currencySchema = z.array(
@@ -183,7 +194,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const currencies = _currencies(e.PAYMENT_CURRENCIES, problems);
   const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://${_hostForUrl(e.HOSTNAME)}:${e.PORT}`).replace(/\/$/, "");
 
-  let jwtSecret = e.SUPABASE_JWT_SECRET ?? null;
+  if (e.SUPABASE_JWT_SECRET && e.JWT_SECRET && e.SUPABASE_JWT_SECRET !== e.JWT_SECRET) {
+    problems.push("JWT_SECRET: differs from SUPABASE_JWT_SECRET (two names of one setting: set one)");
+  }
+  let jwtSecret = e.SUPABASE_JWT_SECRET ?? e.JWT_SECRET ?? null;
   const jwksUrl = e.SUPABASE_JWKS_URL ??
     (mode === "cloud" && e.SUPABASE_URL && !jwtSecret
       ? `${e.SUPABASE_URL.replace(/\/$/, "")}/auth/v1/.well-known/jwks.json`
@@ -193,7 +207,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     devDefaults.push(`SUPABASE_JWT_SECRET=${DEV_JWT_SECRET}`);
   }
   if (production && jwtSecret === DEV_JWT_SECRET) {
-    problems.push("SUPABASE_JWT_SECRET: the dev secret is refused in production");
+    problems.push(`${e.JWT_SECRET ? "JWT_SECRET" : "SUPABASE_JWT_SECRET"}: the dev secret is refused in production`);
   }
 
   let database: Config["database"];
@@ -249,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     mode,
     appEnv: e.APP_ENV,
+    logLevel: e.LOG_LEVEL,
     port: e.PORT,
     hostname: e.HOSTNAME,
     publicBaseUrl,

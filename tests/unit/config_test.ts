@@ -68,6 +68,35 @@ Deno.test("loadConfig()", async (t) => {
     assert.match(text, /PAYSTACK_SECRET_KEY/);
   });
 
+  await t.step("JWT_SECRET is SUPABASE_JWT_SECRET under a name Supabase lets a function's secrets use", () => {
+    const cloud = {
+      SUPABASE_URL: "https://x.supabase.co",
+      SUPABASE_SERVICE_ROLE_KEY: "sb_secret_0123456789abcdefghij",
+      UPSTASH_REDIS_REST_URL: "https://eu1.upstash.io",
+      UPSTASH_REDIS_REST_TOKEN: "tok",
+      PAYSTACK_SECRET_KEY: "sk_live_abc",
+    };
+    const secret = "a-project-jwt-secret-of-at-least-32-chars";
+    const config = loadConfig({ ...cloud, JWT_SECRET: secret });
+    assert.equal(config.auth.jwtSecret, secret);
+    assert.equal(config.auth.jwksUrl, null);
+    assert.equal(loadConfig({ ...cloud, JWT_SECRET: secret, SUPABASE_JWT_SECRET: secret }).auth.jwtSecret, secret);
+    assert.match(
+      problemsOf({ ...cloud, JWT_SECRET: secret, SUPABASE_JWT_SECRET: `${secret}-other` }).join("\n"),
+      /JWT_SECRET: differs from SUPABASE_JWT_SECRET/,
+    );
+    assert.match(
+      problemsOf({ APP_ENV: "production", JWT_SECRET: DEV_JWT_SECRET }).join("\n"),
+      /JWT_SECRET: the dev secret is refused/,
+    );
+  });
+
+  await t.step("LOG_LEVEL is one of debug, info, warn, error (default info)", () => {
+    assert.equal(loadConfig({}).logLevel, "info");
+    assert.equal(loadConfig({ LOG_LEVEL: "debug" }).logLevel, "debug");
+    assert.match(problemsOf({ LOG_LEVEL: "verbose" }).join("\n"), /LOG_LEVEL/);
+  });
+
   await t.step("PAYMENT_CURRENCIES overrides the currency table and is validated", () => {
     const config = loadConfig({ PAYMENT_CURRENCIES: '[{"code":"NGN","exponent":2,"min":1000,"max":5000}]' });
     assert.deepEqual(config.currencies, [{ code: "NGN", exponent: 2, min: 1000, max: 5000 }]);
