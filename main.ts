@@ -9,16 +9,15 @@
  * - `stack`: run the local RPC gateway and Upstash proxy on their own
  * - `token --user <uuid> | --service-role`: print a dev token
  *
+ * The development commands load their modules with `await import()`, so
+ * `serve` in cloud mode starts without the Postgres driver, PGlite, ioredis
+ * or the local stand-ins (see `src/runtime/build_runtime.ts`).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, DEV_JWT_SECRET, DEV_UPSTASH_TOKEN, loadConfig } from "./src/config.ts";
-import { signDevToken } from "./src/auth/dev_token.ts";
-import { connectPostgres } from "./src/db/sql_client.ts";
-import { migrate } from "./src/db/migrate.ts";
-import { serveRpcGateway } from "./src/local/rpc_gateway.ts";
-import { serveUpstashProxy } from "./src/local/upstash_proxy.ts";
-import { createLogger, type Logger } from "./src/observability/logger.ts";
+import { createLogger } from "./src/observability/logger.ts";
 import { buildRuntime } from "./src/runtime/build_runtime.ts";
 
 function _config(): Config {
@@ -41,9 +40,9 @@ function _untilSignal(): Promise<void> {
   });
 }
 
-async function serve(logger: Logger): Promise<void> {
+async function serve(): Promise<void> {
   const config = _config();
-  const runtime = await buildRuntime(config, { logger });
+  const runtime = await buildRuntime(config, { logger: createLogger({ level: config.logLevel }) });
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
@@ -69,8 +68,9 @@ async function serve(logger: Logger): Promise<void> {
   await runtime.close();
 }
 
-async function reconcile(logger: Logger): Promise<void> {
-  const runtime = await buildRuntime(_config(), { logger });
+async function reconcile(): Promise<void> {
+  const config = _config();
+  const runtime = await buildRuntime(config, { logger: createLogger({ level: config.logLevel }) });
   try {
     console.log(JSON.stringify(await runtime.useCases.reconcile(), null, 2));
   } finally {
@@ -84,6 +84,10 @@ async function migrateCommand(): Promise<void> {
     console.error("DATABASE_URL is required (embedded mode migrates PGlite at start-up)");
     Deno.exit(2);
   }
+  const [{ connectPostgres }, { migrate }] = await Promise.all([
+    import("./src/db/sql_client.ts"),
+    import("./src/db/migrate.ts"),
+  ]);
   const db = connectPostgres(url, { max: 1 });
   try {
     const { applied, skipped } = await migrate(db, { bootstrap: Deno.env.get("SKIP_BOOTSTRAP") !== "1" });
@@ -100,8 +104,14 @@ async function migrateCommand(): Promise<void> {
 async function stack(): Promise<void> {
   const url = Deno.env.get("DATABASE_URL") ?? "postgres://root@127.0.0.1:5432/postgres";
   const redisUrl = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-  const jwtSecret = Deno.env.get("SUPABASE_JWT_SECRET") ?? DEV_JWT_SECRET;
+  const jwtSecret = Deno.env.get("SUPABASE_JWT_SECRET") ?? Deno.env.get("JWT_SECRET") ?? DEV_JWT_SECRET;
   const token = Deno.env.get("UPSTASH_REDIS_REST_TOKEN") ?? DEV_UPSTASH_TOKEN;
+  const [{ connectPostgres }, { serveRpcGateway }, { serveUpstashProxy }, { signDevToken }] = await Promise.all([
+    import("./src/db/sql_client.ts"),
+    import("./src/local/rpc_gateway.ts"),
+    import("./src/local/upstash_proxy.ts"),
+    import("./src/auth/dev_token.ts"),
+  ]);
   const db = connectPostgres(url);
   const gateway = await serveRpcGateway({ db, jwtSecret, port: 54321 });
   const proxy = serveUpstashProxy({ redisUrl, token, port: 8079 });
@@ -124,7 +134,8 @@ async function token(args: string[]): Promise<void> {
     args,
     options: { user: { type: "string" }, "service-role": { type: "boolean" }, hours: { type: "string" } },
   });
-  const secret = Deno.env.get("SUPABASE_JWT_SECRET") ?? DEV_JWT_SECRET;
+  const secret = Deno.env.get("SUPABASE_JWT_SECRET") ?? Deno.env.get("JWT_SECRET") ?? DEV_JWT_SECRET;
+  const { signDevToken } = await import("./src/auth/dev_token.ts");
   const hours = Number(values.hours ?? "1");
   if (values["service-role"]) {
     console.log(await signDevToken({ secret, role: "service_role", expiresInSeconds: hours * 3600 }));
@@ -140,13 +151,12 @@ async function token(args: string[]): Promise<void> {
 
 if (import.meta.main) {
   const [command = "serve", ...rest] = Deno.args;
-  const logger = createLogger({ level: (Deno.env.get("LOG_LEVEL") as "debug" | "info" | "warn" | "error") ?? "info" });
   switch (command) {
     case "serve":
-      await serve(logger);
+      await serve();
       break;
     case "reconcile":
-      await reconcile(logger);
+      await reconcile();
       break;
     case "migrate":
       await migrateCommand();

@@ -4,41 +4,25 @@
  * and the Hono app. Called by `main.ts` (the only reader of the environment)
  * and by tests, which hand in a config of their own.
  *
+ * The stand-ins (the RPC gateway over the Postgres driver or PGlite, the
+ * Upstash proxy over ioredis, the in-memory lock, the sandbox provider) are
+ * loaded with `await import()` in the modes that run them, so the static
+ * module graph, and a cloud-mode cold start, carry none of them.
+ *
  * @module
  */
-import { createClient } from "@supabase/supabase-js";
-import { Redis } from "@upstash/redis";
-import type { Hono } from "hono";
-import { type AppUseCases, createApp } from "../app.ts";
 import type { Config } from "../config.ts";
-import { createJwtVerifier } from "../auth/jwt_verifier.ts";
-import { signDevToken } from "../auth/dev_token.ts";
-import { connectPostgres, openPGlite, type SqlClient } from "../db/sql_client.ts";
-import { migrate } from "../db/migrate.ts";
-import type { AppEnv } from "../http/app_env.ts";
-import { serveRpcGateway } from "../local/rpc_gateway.ts";
-import { createUpstashProxy } from "../local/upstash_proxy.ts";
-import { createDegradingLockService } from "../lock/degrading_lock_service.ts";
-import type { LockService } from "../lock/lock_service.ts";
-import { createMemoryLockService } from "../lock/memory_lock_service.ts";
-import { createUpstashLockService } from "../lock/upstash_lock_service.ts";
-import { type Clock, systemClock } from "../observability/clock.ts";
-import type { Logger } from "../observability/logger.ts";
+import type { SqlClient } from "../db/sql_client.ts";
+import { systemClock } from "../observability/clock.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
-import { createPaystackProvider } from "../providers/paystack_provider.ts";
-import {
-  createSandboxPaystack,
-  ensureSandboxSchema,
-  type SandboxPaystack,
-} from "../providers/sandbox/sandbox_paystack.ts";
-import type { PaymentStore } from "../store/payment_store.ts";
-import { createSupabasePaymentStore } from "../store/supabase_payment_store.ts";
+import type { SandboxPaystack } from "../providers/sandbox/sandbox_paystack.ts";
+import { assembleService, type ServiceBackends, type ServiceOptions, type ServiceRuntime } from "./service_runtime.ts";
 
-/** Options of {@linkcode buildRuntime}. */
-export interface BuildRuntimeOptions {
-  logger: Logger;
-  metrics?: Metrics;
-  clock?: Clock;
+/**
+ * Options of {@linkcode buildRuntime}. No base path: the sandbox's checkout
+ * and webhook URLs assume the service at the root of `PUBLIC_BASE_URL`.
+ */
+export interface BuildRuntimeOptions extends Omit<ServiceOptions, "basePath"> {
   /** Sandbox webhook retry schedule override (tests use short ones). */
   sandboxRetrySchedule?: number[];
   /** Skip applying migrations at start (they are applied by `deno task db:migrate`). @default false */
@@ -48,20 +32,10 @@ export interface BuildRuntimeOptions {
    * hand in their isolated database). The caller keeps ownership.
    */
   db?: SqlClient;
-  /**
-   * Called with `rpc:<fn>` for each database RPC and `redis` for each Redis
-   * REST request, in the order they are sent (round-trip measurements).
-   */
-  trace?: (event: string) => void;
 }
 
 /** A built service and what it runs on. */
-export interface Runtime {
-  app: Hono<AppEnv>;
-  useCases: AppUseCases;
-  store: PaymentStore;
-  locks: LockService;
-  metrics: Metrics;
+export interface Runtime extends ServiceRuntime {
   /** The sandbox provider, when this mode serves one. */
   sandbox: SandboxPaystack | null;
   /** The local database handle (embedded and local modes). */
@@ -82,7 +56,8 @@ export interface Runtime {
  * ```
  */
 export async function buildRuntime(config: Config, options: BuildRuntimeOptions): Promise<Runtime> {
-  const { logger, metrics = createMetrics(), clock = systemClock } = options;
+  const { logger, clock = systemClock, trace } = options;
+  const metrics = options.metrics ?? createMetrics();
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const fn of closers.reverse()) await fn().catch((error) => logger.warn("shutdown step failed", { error }));
@@ -90,111 +65,51 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
   try {
     // --- database: supabase-js → (local gateway →) Postgres / PGlite
     let db: SqlClient | null = null;
-    let supabaseUrl: string;
-    let serviceKey: string;
+    let supabase: ServiceBackends["supabase"];
     let gatewayUrl: string | null = null;
     if (config.database.kind === "supabase") {
-      supabaseUrl = config.database.url;
-      serviceKey = config.database.serviceRoleKey;
+      supabase = { url: config.database.url, serviceRoleKey: config.database.serviceRoleKey };
     } else {
-      if (options.db) {
-        db = options.db;
-      } else {
-        const opened = config.database.kind === "pglite"
-          ? await openPGlite({ dataDir: config.database.dataDir })
-          : connectPostgres(config.database.url);
-        closers.push(() => opened.close());
-        db = opened;
-      }
-      if (!options.skipMigrations) await migrate(db);
-      const jwtSecret = config.auth.jwtSecret!;
-      const gateway = await serveRpcGateway({ db, jwtSecret, port: 0 });
-      closers.push(() => gateway.close());
-      gatewayUrl = supabaseUrl = gateway.url;
-      serviceKey = await signDevToken({ secret: jwtSecret, role: "service_role", expiresInSeconds: 10 * 365 * 86_400 });
+      const local = await _startLocalDatabase(config, options, closers);
+      db = local.db;
+      supabase = local.supabase;
+      gatewayUrl = local.supabase.url;
     }
-    const supabase = createClient(supabaseUrl, serviceKey, {
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-      global: { fetch: _countingRpcFetch(metrics, options.trace) },
-    });
-    const store = createSupabasePaymentStore(supabase);
 
-    // --- lock: memory | @upstash/redis → (local proxy →) Redis, degrading on trouble
-    let inner: LockService;
+    // --- lock: @upstash/redis → (local proxy →) Redis, or in memory
+    let lockStore: ServiceBackends["lockStore"];
     let proxyUrl: string | null = null;
-    if (config.redis.kind === "memory") {
-      inner = createMemoryLockService({ clock });
+    if (config.redis.kind === "upstash") {
+      lockStore = { kind: "upstash", url: config.redis.url, token: config.redis.token };
+    } else if (config.redis.kind === "local") {
+      proxyUrl = await _serveLocalUpstash(config.redis, metrics, trace, closers);
+      lockStore = { kind: "upstash", url: proxyUrl, token: config.redis.token };
     } else {
-      let url = config.redis.url;
-      if (config.redis.kind === "local") {
-        // Served here rather than with serveUpstashProxy so that each REST
-        // round trip is counted (redis_rest_requests_total).
-        const proxy = createUpstashProxy({ redisUrl: config.redis.url, token: config.redis.token });
-        const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
-          metrics.inc("redis_rest_requests_total");
-          options.trace?.("redis");
-          return proxy.fetch(req);
-        });
-        closers.push(async () => {
-          await server.shutdown();
-          await proxy.close();
-        });
-        url = proxyUrl = `http://127.0.0.1:${server.addr.port}`;
-      }
-      const redis = new Redis({ url, token: config.redis.token, enableAutoPipelining: true, retry: false });
-      inner = createUpstashLockService({ redis, prefix: config.lock.prefix });
+      const { createMemoryLockService } = await import("../lock/memory_lock_service.ts");
+      lockStore = { kind: "service", locks: createMemoryLockService({ clock }) };
     }
-    const locks = createDegradingLockService(inner, {
-      timeoutMs: config.lock.redisTimeoutMs,
-      onDegraded: ({ key, reason }) => {
-        metrics.inc("lock_degraded_total");
-        logger.warn("lock store unavailable: proceeding without the lock", { key, reason });
-      },
-    });
-    closers.push(async () => void await locks.drain());
+
+    // Registered before the sandbox's closer so that it runs after it: the
+    // sandbox stops delivering webhooks before in-flight lock releases drain.
+    let drainLocks: () => Promise<void> = () => Promise.resolve();
+    closers.push(() => drainLocks());
 
     // --- provider: Paystack over HTTP (the mounted sandbox in dev and tests)
     let sandbox: SandboxPaystack | null = null;
     if (config.provider.sandbox) {
       if (!db) throw new Error("The sandbox provider needs the local database");
-      await ensureSandboxSchema(db);
-      sandbox = createSandboxPaystack({
-        db,
-        secretKey: config.provider.secretKey,
-        currencies: config.currencies.map((rule) => rule.code),
-        publicBaseUrl: `${config.publicBaseUrl}/sandbox/paystack`,
-        webhookUrl: `${config.publicBaseUrl}/v1/webhooks/paystack`,
-        appEnv: config.appEnv,
-        log: (entry) => logger.info("sandbox", entry),
-        ...(options.sandboxRetrySchedule ? { retrySchedule: options.sandboxRetrySchedule } : {}),
-      });
-      const opened = sandbox;
-      closers.push(() => opened.close());
+      sandbox = await _startSandbox(config, db, options, closers);
     }
-    const provider = createPaystackProvider({
-      secretKey: config.provider.secretKey,
-      baseUrl: config.provider.baseUrl,
-      timeoutMs: config.provider.timeoutMs,
-    });
 
-    const verifier = createJwtVerifier({ secret: config.auth.jwtSecret, jwksUrl: config.auth.jwksUrl });
-    const { app, useCases } = createApp({
-      config,
-      store,
-      locks,
-      provider,
-      verifier,
+    const service = assembleService(config, { supabase, lockStore, sandboxApp: sandbox?.app }, {
       logger,
       metrics,
       clock,
-      sandbox: sandbox?.app,
+      ...(trace ? { trace } : {}),
     });
+    drainLocks = service.close;
     return {
-      app,
-      useCases,
-      store,
-      locks,
-      metrics,
+      ...service,
       sandbox,
       db,
       endpoints: { rpcGateway: gatewayUrl, upstashProxy: proxyUrl },
@@ -206,18 +121,85 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
   }
 }
 
-/**
- * supabase-js' fetch, counting each RPC round trip per function
- * (`db_rpc_requests_total{fn}`): how we measure "at most 2 RPCs" per flow.
- */
-function _countingRpcFetch(metrics: Metrics, trace?: (event: string) => void): typeof fetch {
-  return (input, init) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    const fn = /\/rest\/v1\/rpc\/([^/?#]+)/.exec(url)?.[1];
-    if (fn) {
-      metrics.inc("db_rpc_requests_total", { fn });
-      trace?.(`rpc:${fn}`);
-    }
-    return fetch(input, init);
-  };
+/** Opens (or adopts) the local database, migrates it and serves the RPC gateway in front of it. */
+async function _startLocalDatabase(
+  config: Config,
+  options: BuildRuntimeOptions,
+  closers: Array<() => Promise<void>>,
+): Promise<{ db: SqlClient; supabase: ServiceBackends["supabase"] }> {
+  const [{ connectPostgres, openPGlite }, { migrate }, { serveRpcGateway }, { signDevToken }] = await Promise.all([
+    import("../db/sql_client.ts"),
+    import("../db/migrate.ts"),
+    import("../local/rpc_gateway.ts"),
+    import("../auth/dev_token.ts"),
+  ]);
+  let db: SqlClient;
+  if (options.db) {
+    db = options.db;
+  } else {
+    const opened = config.database.kind === "pglite"
+      ? await openPGlite({ dataDir: config.database.dataDir })
+      : config.database.kind === "postgres"
+      ? connectPostgres(config.database.url)
+      : null;
+    if (!opened) throw new Error(`No local database in ${config.mode} mode`);
+    closers.push(() => opened.close());
+    db = opened;
+  }
+  if (!options.skipMigrations) await migrate(db);
+  const jwtSecret = config.auth.jwtSecret!;
+  const gateway = await serveRpcGateway({ db, jwtSecret, port: 0 });
+  closers.push(() => gateway.close());
+  const serviceRoleKey = await signDevToken({
+    secret: jwtSecret,
+    role: "service_role",
+    expiresInSeconds: 10 * 365 * 86_400,
+  });
+  return { db, supabase: { url: gateway.url, serviceRoleKey } };
+}
+
+/** Serves the Upstash proxy in front of the local Redis; answers its URL. */
+async function _serveLocalUpstash(
+  redis: { url: string; token: string },
+  metrics: Metrics,
+  trace: ((event: string) => void) | undefined,
+  closers: Array<() => Promise<void>>,
+): Promise<string> {
+  const { createUpstashProxy } = await import("../local/upstash_proxy.ts");
+  // Served here rather than with serveUpstashProxy so that each REST
+  // round trip is counted (redis_rest_requests_total).
+  const proxy = createUpstashProxy({ redisUrl: redis.url, token: redis.token });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+    metrics.inc("redis_rest_requests_total");
+    trace?.("redis");
+    return proxy.fetch(req);
+  });
+  closers.push(async () => {
+    await server.shutdown();
+    await proxy.close();
+  });
+  return `http://127.0.0.1:${server.addr.port}`;
+}
+
+/** Creates the sandbox provider on the local database, mounted at `/sandbox/paystack`. */
+async function _startSandbox(
+  config: Config,
+  db: SqlClient,
+  options: BuildRuntimeOptions,
+  closers: Array<() => Promise<void>>,
+): Promise<SandboxPaystack> {
+  const { createSandboxPaystack, ensureSandboxSchema } = await import("../providers/sandbox/sandbox_paystack.ts");
+  await ensureSandboxSchema(db);
+  const sandbox = createSandboxPaystack({
+    db,
+    secretKey: config.provider.secretKey,
+    currencies: config.currencies.map((rule) => rule.code),
+    publicBaseUrl: `${config.publicBaseUrl}/sandbox/paystack`,
+    webhookUrl: `${config.publicBaseUrl}/v1/webhooks/paystack`,
+    appEnv: config.appEnv,
+    log: (entry) => options.logger.info("sandbox", entry),
+    ...(options.sandboxRetrySchedule ? { retrySchedule: options.sandboxRetrySchedule } : {}),
+  });
+  closers.push(() => sandbox.close());
+  return sandbox;
 }
