@@ -16,7 +16,7 @@ import type { Clock } from "./observability/clock.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { Metrics } from "./observability/metrics.ts";
 import type { PaymentProvider } from "./providers/payment_provider.ts";
-import type { PaymentStore } from "./store/payment_store.ts";
+import type { PaymentStore } from "./payments/payment_store.ts";
 import { createConfirmWithProvider } from "./payments/confirm_with_provider.ts";
 import { createHandlePaystackWebhook } from "./payments/handle_paystack_webhook.ts";
 import { createInitializePayment } from "./payments/initialize_payment.ts";

@@ -3,8 +3,8 @@
  *
  * Every error a client can see has a stable snake_case `code`; the table
  * below is the only place that decides its status and title. SQL functions
- * raise SQLSTATEs of class `PM` (see `supabase/migrations`), which
- * {@linkcode errorFromSqlState} turns into these codes.
+ * raise SQLSTATEs of class `PM` (see `supabase/migrations`), which the store
+ * adapter turns into these codes (`src/store/sql_states.ts`).
  *
  * @module
  */
@@ -118,54 +118,4 @@ export function toProblem(error: AppError, requestId?: string): Problem {
     code: error.code,
     ...(requestId ? { request_id: requestId } : {}),
   };
-}
-
-/**
- * SQLSTATEs raised by our SQL functions (class `PM`), mirrored from
- * `supabase/migrations`. Keep the two lists identical.
- */
-export const SQLSTATES = {
-  PM001: "illegal_transition",
-  PM002: "stale_payment_version",
-  PM003: "stale_fence",
-  PM004: "payment_not_found",
-  PM005: "refund_exceeds_payment",
-  PM006: "insufficient_balance",
-  PM007: "ledger_append_only",
-  PM008: "invalid_argument",
-} as const;
-
-/** A SQLSTATE of ours. */
-export type PaymentSqlState = keyof typeof SQLSTATES;
-
-/**
- * Maps a SQLSTATE to the client-facing error, or `undefined` when the state
- * is not one of ours (the caller then treats it as an internal error).
- */
-export function errorFromSqlState(sqlState: string, message: string): AppError | undefined {
-  if (!(sqlState in SQLSTATES)) {
-    if (sqlState.startsWith("08") || sqlState === "57P01" || sqlState === "53300") {
-      return new AppError("database_unavailable", { detail: "The database is not reachable right now" });
-    }
-    return undefined;
-  }
-  const name = SQLSTATES[sqlState as PaymentSqlState];
-  switch (name) {
-    case "illegal_transition":
-    case "stale_payment_version":
-    case "stale_fence":
-    case "payment_not_found":
-    case "refund_exceeds_payment":
-    case "insufficient_balance":
-      return new AppError(name, { detail: message });
-    case "invalid_argument":
-      return new AppError("validation_failed", { detail: message });
-    case "ledger_append_only":
-      // Only a bug in our own SQL can hit this: never the client's fault.
-      return undefined;
-    default: {
-      const unreachable: never = name;
-      return unreachable;
-    }
-  }
 }

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { AppError } from "../errors.ts";
-import type { Cursor } from "../store/payment_store.ts";
+import type { Cursor } from "../payments/payment_store.ts";
 
 const cursorSchema = z.object({ created_at: z.string().datetime({ offset: true }), id: z.string().uuid() });
 

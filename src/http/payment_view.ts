@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Payment } from "../store/payment_store.ts";
+import type { Payment } from "../payments/payment_store.ts";
 
 /** The public JSON of a payment. */
 export function paymentView(p: Payment): Record<string, unknown> {

@@ -10,7 +10,7 @@ import type { AppEnv } from "./app_env.ts";
 import type { CurrencyRule } from "../config.ts";
 import { AppError } from "../errors.ts";
 import type { InitializePaymentInput, InitializePaymentOutput } from "../payments/initialize_payment.ts";
-import type { Payment, PaymentStore } from "../store/payment_store.ts";
+import type { Payment, PaymentStore } from "../payments/payment_store.ts";
 import { decodeCursor, encodeCursor, parseLimit } from "./cursor.ts";
 import { readJsonBody } from "./json_body.ts";
 import { paymentView } from "./payment_view.ts";

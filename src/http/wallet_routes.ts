@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
-import type { PaymentStore } from "../store/payment_store.ts";
+import type { PaymentStore } from "../payments/payment_store.ts";
 import { decodeCursor, encodeCursor, parseLimit } from "./cursor.ts";
 
 /** Builds the wallet sub-app (mounted at `/v1/wallet`, behind requireUser). */

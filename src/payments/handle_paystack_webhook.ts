@@ -20,7 +20,7 @@ import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { verifyPaystackSignature } from "../providers/paystack_signature.ts";
-import type { PaymentStore } from "../store/payment_store.ts";
+import type { PaymentStore } from "./payment_store.ts";
 import type { ConfirmInput, ConfirmResult } from "./confirm_with_provider.ts";
 import type { RunUnderPaymentLock } from "./run_under_payment_lock.ts";
 import { paymentReferenceOf } from "./provider_reference.ts";

@@ -34,7 +34,7 @@ import { AppError, type Problem, toProblem } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { InitializeResult, PaymentProvider } from "../providers/payment_provider.ts";
 import { ProviderError } from "../providers/payment_provider.ts";
-import type { Payment, PaymentStore } from "../store/payment_store.ts";
+import type { Payment, PaymentStore } from "./payment_store.ts";
 import { requestFingerprint } from "./request_fingerprint.ts";
 
 /** The validated body of `POST /v1/payments`. */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../observability/logger.ts";
-import type { PaymentStore } from "../store/payment_store.ts";
+import type { PaymentStore } from "./payment_store.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 
 /** What a pass did. */

@@ -24,7 +24,7 @@ import type { LockService } from "../lock/lock_service.ts";
 import { withLock } from "../lock/with_lock.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { PaymentStore } from "../store/payment_store.ts";
+import type { PaymentStore } from "./payment_store.ts";
 
 /** What a locked run did: the work's value, or nothing because another holder has the payment. */
 export type LockedRun<T> = { acquired: true; value: T } | { acquired: false };

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Payment, PaymentStore } from "../store/payment_store.ts";
+import type { Payment, PaymentStore } from "./payment_store.ts";
 import type { ConfirmInput, ConfirmResult } from "./confirm_with_provider.ts";
 import type { RunUnderPaymentLock } from "./run_under_payment_lock.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { AppError } from "../errors.ts";
-import type { Payment, PaymentStore } from "../store/payment_store.ts";
+import type { Payment, PaymentStore } from "./payment_store.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 
 /** Dependencies of {@linkcode createVerifyPayment}. */

@@ -1,5 +1,6 @@
 /**
- * zod schemas of what the SQL functions return (see `docs/database.md`).
+ * zod schemas of what the SQL functions return (see `docs/database.md`),
+ * built on the domain's own schemas (`src/payments/payment.ts`).
  * Every RPC result is parsed before a use case sees it: a migration that
  * drifted from the port fails loudly here instead of feeding a wrong value
  * into a decision about money.
@@ -11,54 +12,15 @@
  * @module
  */
 import { z } from "zod";
-import { PAYMENT_STATES } from "../payments/payment_state.ts";
+import {
+  currencySchema,
+  moneySchema,
+  paymentSchema,
+  paymentStateSchema,
+  timestampSchema,
+} from "../payments/payment.ts";
 
-/** Minor units: a non-negative safe integer. */
-export const moneySchema = z.number().int().nonnegative().refine(Number.isSafeInteger, {
-  message: "Amount is not a safe integer",
-});
-
-/** An ISO 4217 currency code. */
-export const currencySchema = z.string().regex(/^[A-Z]{3}$/);
-
-/** A timestamp as the SQL renders it (`_iso`: UTC, microseconds, `Z`). */
-export const timestampSchema = z.string().datetime();
-
-const stateSchema = z.enum(PAYMENT_STATES);
-
-/** One `state_transitions` entry. */
-export const stateTransitionSchema = z.object({
-  from: stateSchema.nullable(),
-  to: stateSchema,
-  at: timestampSchema,
-  actor: z.string(),
-  reason: z.string().nullable(),
-});
-
-/** A payment (`_payment_json`), the port's `Payment`. */
-export const paymentSchema = z.object({
-  id: z.string().uuid(),
-  user_id: z.string().uuid(),
-  reference: z.string().min(1),
-  provider_reference: z.string().min(1),
-  provider: z.string().min(1),
-  amount: moneySchema,
-  currency: currencySchema,
-  email: z.string().nullable(),
-  metadata: z.record(z.unknown()),
-  state: stateSchema,
-  settled: z.boolean(),
-  state_transitions: z.array(stateTransitionSchema).min(1),
-  lock_version: z.number().int().nonnegative(),
-  refunded_amount: moneySchema,
-  failure_reason: z.string().nullable(),
-  authorization_url: z.string().nullable(),
-  access_code: z.string().nullable(),
-  processing_started_at: timestampSchema.nullable(),
-  processing_completed_at: timestampSchema.nullable(),
-  created_at: timestampSchema,
-  updated_at: timestampSchema,
-});
+export { creditResultSchema, paymentSchema } from "../payments/payment.ts";
 
 const httpStatusSchema = z.number().int().min(100).max(599);
 
@@ -78,14 +40,6 @@ export const storedResponseSchema = z.object({ status: httpStatusSchema, body: z
 /** `mark_processing`, `fail_payment`. */
 export const changedPaymentSchema = z.object({ changed: z.boolean(), payment: paymentSchema });
 
-/** `credit_user`. `credited` must agree with `outcome`. */
-export const creditResultSchema = z.object({
-  outcome: z.enum(["credited", "already_credited", "mismatch", "not_creditable"]),
-  credited: z.boolean(),
-  late_success: z.boolean(),
-  payment: paymentSchema,
-}).refine((r) => r.credited === (r.outcome === "credited"), { message: "credited disagrees with outcome" });
-
 /** `record_webhook_event`. */
 export const webhookEventResultSchema = z.object({
   event_id: z.string().uuid(),
@@ -103,7 +57,7 @@ export const paymentPageSchema = z.object({ items: z.array(paymentSchema), next_
 /** `reconcile_candidates`. */
 export const candidatesSchema = z.array(z.object({
   reference: z.string().min(1),
-  state: stateSchema,
+  state: paymentStateSchema,
   created_at: timestampSchema,
   age_seconds: z.number().int().nonnegative(),
 }));

@@ -5,7 +5,7 @@
  *
  * Results are parsed with zod (`payment_schemas.ts`). Errors are mapped in
  * one place, {@linkcode rpcFailure}:
- * - a SQLSTATE of ours (`PMnnn`, `SQLSTATES` in `src/errors.ts`) becomes its
+ * - a SQLSTATE of ours (`PMnnn`, `sql_states.ts`) becomes its
  *   domain {@linkcode AppError} (PM001 → `illegal_transition`, …);
  * - a network failure (supabase-js status 0), any 5xx, or a connection
  *   SQLSTATE (`08xxx`) becomes `database_unavailable` (503, retryable);
@@ -17,8 +17,9 @@
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
 import type { z } from "zod";
-import { AppError, errorFromSqlState, SQLSTATES } from "../errors.ts";
-import type { Cursor, PaymentStore } from "./payment_store.ts";
+import { AppError } from "../errors.ts";
+import { errorFromSqlState, isPaymentSqlState } from "./sql_states.ts";
+import type { Cursor, PaymentStore } from "../payments/payment_store.ts";
 import {
   beginResultSchema,
   candidatesSchema,
@@ -72,7 +73,7 @@ const UNAVAILABLE_DETAIL = "The database is not reachable right now";
 export function rpcFailure(fn: string, error: RpcErrorBody, status: number): Error {
   const code = error.code ?? "";
   const message = error.message ?? "unknown error";
-  if (code in SQLSTATES) {
+  if (isPaymentSqlState(code)) {
     const mapped = errorFromSqlState(code, message);
     // PM007 maps to nothing on purpose: only a bug of ours can hit it.
     return mapped ?? new StoreError(fn, code, message, { cause: error });

@@ -8,11 +8,10 @@
 -- later migrations, which run as the table owner.
 --
 -- Errors raised by this project's SQL use SQLSTATE class PM (mirrored in
--- src/errors.ts):
---   PM001 illegal_transition      PM005 refund_exceeds_payment
---   PM002 stale_payment_version   PM006 insufficient_balance
---   PM003 stale_fence             PM007 ledger_append_only
---   PM004 payment_not_found       PM008 invalid_argument
+-- src/store/sql_states.ts, which a test keeps equal to the errcodes raised here):
+--   PM001 illegal_transition      PM004 payment_not_found
+--   PM002 stale_payment_version   PM007 ledger_append_only
+--   PM003 stale_fence             PM008 invalid_argument
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

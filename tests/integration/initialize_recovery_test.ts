@@ -5,7 +5,7 @@ import { creditsOf, ledgerViolations, payAtCheckout, paymentRow } from "../suppo
 import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
-import type { PaymentStore } from "../../src/store/payment_store.ts";
+import type { PaymentStore } from "../../src/payments/payment_store.ts";
 
 Deno.test("initialize recovers from a crash after the provider call", async (t) => {
   const stack = await startTestStack();

@@ -20,7 +20,7 @@ import {
 import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
-import type { PaymentStore } from "../../src/store/payment_store.ts";
+import type { PaymentStore } from "../../src/payments/payment_store.ts";
 
 type Transition = { from: string | null; to: string; actor: string; reason: string | null };
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ignoreWithout } from "../support/services.ts";
 import { createTestDatabase } from "../support/test_db.ts";
 import { type SqlClient, SqlError } from "../../src/db/sql_client.ts";
-import type { CreditResult } from "../../src/store/payment_store.ts";
+import type { CreditResult } from "../../src/payments/payment_store.ts";
 import { newPayment, newUserId, rpc, rpcRows } from "./sql_test_kit.ts";
 
 const ROUNDS = 40;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlSession } from "../../src/db/sql_client.ts";
-import type { CreditResult, LedgerEntry, Page, Payment, WalletBalance } from "../../src/store/payment_store.ts";
+import type { CreditResult, LedgerEntry, Page, Payment, WalletBalance } from "../../src/payments/payment_store.ts";
 import { assertSqlState, newPayment, newUserId, paymentOf, rpc } from "./sql_test_kit.ts";
 
 type Wallet = { balances: WalletBalance[] } & Page<LedgerEntry>;

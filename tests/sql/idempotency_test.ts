@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ignoreWithout } from "../support/services.ts";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlSession } from "../../src/db/sql_client.ts";
-import type { Payment } from "../../src/store/payment_store.ts";
+import type { Payment } from "../../src/payments/payment_store.ts";
 import { assertSqlState, newUserId, paymentOf, rpc } from "./sql_test_kit.ts";
 
 type Begin =

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlSession } from "../../src/db/sql_client.ts";
-import type { InvariantViolation, Payment } from "../../src/store/payment_store.ts";
+import type { InvariantViolation, Payment } from "../../src/payments/payment_store.ts";
 import { inRollback, newPayment, newUserId, rpc, rpcRows, walk } from "./sql_test_kit.ts";
 
 function violations(db: SqlSession): Promise<InvariantViolation[]> {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { openPGlite } from "../../src/db/sql_client.ts";
 import { migrate, readMigrations } from "../../src/db/migrate.ts";
-import type { CreditResult } from "../../src/store/payment_store.ts";
+import type { CreditResult } from "../../src/payments/payment_store.ts";
 import { assertSqlState, newPayment, newUserId, rpc, rpcRows } from "./sql_test_kit.ts";
 
 Deno.test("every migration applies on PGlite and the credit path runs there", async (t) => {

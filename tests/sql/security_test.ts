@@ -8,7 +8,7 @@ import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlClient, SqlSession } from "../../src/db/sql_client.ts";
 import { assertSqlState, inRollback, newPayment, newUserId, rpc } from "./sql_test_kit.ts";
 import { paymentView } from "../../src/http/payment_view.ts";
-import type { Payment } from "../../src/store/payment_store.ts";
+import type { Payment } from "../../src/payments/payment_store.ts";
 
 const TABLES = ["wallets", "payment_logs", "sms_transactions", "idempotency_keys", "webhook_events", "refund_requests"];
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type SqlClient, SqlError, type SqlSession } from "../../src/db/sql_client.ts";
-import type { Payment } from "../../src/store/payment_store.ts";
+import type { Payment } from "../../src/payments/payment_store.ts";
 
 const _argTypes = new Map<string, Map<string, string>>();
 

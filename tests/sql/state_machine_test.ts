@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
 import { pathsFromPending } from "../support/payment_paths.ts";
 import { canTransition, PAYMENT_STATES, type PaymentState } from "../../src/payments/payment_state.ts";
-import type { Payment } from "../../src/store/payment_store.ts";
+import type { Payment } from "../../src/payments/payment_store.ts";
 import { assertSqlState, inRollback, newPayment, paymentOf, rpc, walk } from "./sql_test_kit.ts";
 
 /** A legal path from pending to each state. */

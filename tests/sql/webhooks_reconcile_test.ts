@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlSession } from "../../src/db/sql_client.ts";
-import type { Payment, ReconcileCandidate } from "../../src/store/payment_store.ts";
+import type { Payment, ReconcileCandidate } from "../../src/payments/payment_store.ts";
 import { assertSqlState, inRollback, newPayment, paymentOf, rpc } from "./sql_test_kit.ts";
 
 interface Recorded {

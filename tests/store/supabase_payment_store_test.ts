@@ -10,7 +10,7 @@ import { SignJWT } from "jose";
 import { createTestDatabase } from "../support/test_db.ts";
 import { serveRpcGateway } from "../../src/local/rpc_gateway.ts";
 import { AppError } from "../../src/errors.ts";
-import type { BeginPaymentRequestInput, Payment, PaymentStore } from "../../src/store/payment_store.ts";
+import type { BeginPaymentRequestInput, Payment, PaymentStore } from "../../src/payments/payment_store.ts";
 import { createSupabasePaymentStore, rpcFailure, StoreError } from "../../src/store/supabase_payment_store.ts";
 
 const JWT_SECRET = "store-test-secret-with-at-least-32-characters";

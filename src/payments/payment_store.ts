@@ -8,47 +8,10 @@
  *
  * @module
  */
-import type { PaymentState } from "../payments/payment_state.ts";
+import type { PaymentState } from "./payment_state.ts";
+import type { CreditResult, Payment } from "./payment.ts";
 
-/** One entry of a payment's audit trail. */
-export interface StateTransition {
-  from: PaymentState | null;
-  to: PaymentState;
-  at: string;
-  actor: string;
-  reason: string | null;
-}
-
-/** A payment as the database returns it (`payment_logs` row, public fields). */
-export interface Payment {
-  id: string;
-  user_id: string;
-  reference: string;
-  /** The reference the provider knows for the current attempt (`reference` or `<reference>.r<n>`). */
-  provider_reference: string;
-  provider: string;
-  amount: number;
-  currency: string;
-  email: string | null;
-  metadata: Record<string, unknown>;
-  state: PaymentState;
-  /**
-   * No provider answer can change this payment's money any more: completed,
-   * refunded, or failed for an amount mismatch. Any other failed payment may
-   * still turn out paid (a late success) and is confirmed with the provider.
-   */
-  settled: boolean;
-  state_transitions: StateTransition[];
-  lock_version: number;
-  refunded_amount: number;
-  failure_reason: string | null;
-  authorization_url: string | null;
-  access_code: string | null;
-  processing_started_at: string | null;
-  processing_completed_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type { CreditOutcome, CreditResult, Payment, StateTransition } from "./payment.ts";
 
 /** Input of {@linkcode PaymentStore.beginPaymentRequest}. */
 export interface BeginPaymentRequestInput {
@@ -104,26 +67,6 @@ export interface WriterOptions {
   actor: string;
   /** Why, for the audit trail. */
   reason?: string | null;
-}
-
-/** Outcome of {@linkcode PaymentStore.creditUser}. */
-export type CreditOutcome =
-  /** This call credited the wallet. */
-  | "credited"
-  /** The payment had been credited before: nothing changed. */
-  | "already_credited"
-  /** Amount or currency differ from the payment: it is now failed. */
-  | "mismatch"
-  /** The payment is failed: it cannot be credited. */
-  | "not_creditable";
-
-/** Result of {@linkcode PaymentStore.creditUser}. */
-export interface CreditResult {
-  outcome: CreditOutcome;
-  credited: boolean;
-  /** The payment had been failed (declined, abandoned): the provider's success was credited all the same. */
-  late_success: boolean;
-  payment: Payment;
 }
 
 /** Result of {@linkcode PaymentStore.recordWebhookEvent}. */
