@@ -49,6 +49,13 @@ export interface AppDeps {
   clock: Clock;
   /** The sandbox provider's routes, mounted at `/sandbox/paystack` (dev and tests only). */
   sandbox?: Hono | undefined;
+  /**
+   * Prefix of every route, e.g. `/payments` for the Supabase Edge Function,
+   * which receives `/functions/v1/payments/...` as `/payments/...`. Request
+   * ids, the body limit and the problem+json 404 cover every path.
+   * @default "/"
+   */
+  basePath?: string | undefined;
 }
 
 /** The use cases, exposed for `deno task reconcile` and tests. */
@@ -100,21 +107,23 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
 
   const user = requireUser({ verifier });
   const service = requireServiceRole({ verifier, serviceRoleKey: config.auth.serviceRoleKey });
-  app.route(
+  // Shares app's router: routes land under the base path, the middleware above stays global.
+  const api = app.basePath(deps.basePath ?? "/");
+  api.route(
     "/",
     healthRoutes({
       probes: { database: () => store.ping(), redis: () => locks.status() },
     }),
   );
-  app.use("/v1/payments/*", user);
-  app.use("/v1/payments", user);
-  app.use("/v1/wallet/*", user);
-  app.use("/v1/wallet", user);
-  app.use("/v1/jobs/*", service);
-  app.route("/v1/payments", paymentsRoutes({ store, currencies: config.currencies, initialize, verify }));
-  app.route("/v1/wallet", walletRoutes({ store }));
-  app.route("/v1/webhooks", webhookRoutes({ paystack: paystackWebhook }));
-  app.route("/v1/jobs", jobsRoutes({ reconcile }));
+  api.use("/v1/payments/*", user);
+  api.use("/v1/payments", user);
+  api.use("/v1/wallet/*", user);
+  api.use("/v1/wallet", user);
+  api.use("/v1/jobs/*", service);
+  api.route("/v1/payments", paymentsRoutes({ store, currencies: config.currencies, initialize, verify }));
+  api.route("/v1/wallet", walletRoutes({ store }));
+  api.route("/v1/webhooks", webhookRoutes({ paystack: paystackWebhook }));
+  api.route("/v1/jobs", jobsRoutes({ reconcile }));
   if (deps.sandbox) app.route("/sandbox/paystack", deps.sandbox);
   app.notFound(notFound(app));
   return { app, useCases: { reconcile } };

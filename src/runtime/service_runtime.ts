@@ -49,6 +49,8 @@ export interface ServiceOptions {
    * REST request, in the order they are sent (round-trip measurements).
    */
   trace?: (event: string) => void;
+  /** Prefix of every route (`/payments` in the Edge Function). @default "/" */
+  basePath?: string;
 }
 
 /** The assembled service. */
@@ -76,7 +78,7 @@ export interface ServiceRuntime {
  * ```
  */
 export function assembleService(config: Config, backends: ServiceBackends, options: ServiceOptions): ServiceRuntime {
-  const { logger, metrics = createMetrics(), clock = systemClock, trace } = options;
+  const { logger, metrics = createMetrics(), clock = systemClock, trace, basePath } = options;
   const supabase = createClient(backends.supabase.url, backends.supabase.serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     global: { fetch: _countingRpcFetch(metrics, trace) },
@@ -112,6 +114,7 @@ export function assembleService(config: Config, backends: ServiceBackends, optio
     metrics,
     clock,
     sandbox: backends.sandboxApp,
+    basePath,
   });
   return { app, useCases, store, locks, metrics, close: async () => void await locks.drain() };
 }
