@@ -18,7 +18,9 @@ import type { Metrics } from "./observability/metrics.ts";
 import type { PaymentProvider } from "./providers/payment_provider.ts";
 import type { PaymentStore } from "./payments/payment_store.ts";
 import { createConfirmWithProvider } from "./payments/confirm_with_provider.ts";
-import { createHandlePaystackWebhook } from "./payments/handle_paystack_webhook.ts";
+import { createHandleProviderEvent } from "./payments/handle_provider_event.ts";
+import { createPaystackWebhookParser } from "./providers/paystack_webhook.ts";
+import { initializeResponses } from "./http/initialize_responses.ts";
 import { createInitializePayment } from "./payments/initialize_payment.ts";
 import { createReconcilePayments } from "./payments/reconcile_payments.ts";
 import { createRunUnderPaymentLock } from "./payments/run_under_payment_lock.ts";
@@ -83,16 +85,10 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
     provider,
     logger,
     idempotency: config.idempotency,
+    responses: initializeResponses,
   });
   const verify = createVerifyPayment({ store, settle });
-  const paystackWebhook = createHandlePaystackWebhook({
-    secretKey: config.provider.secretKey,
-    store,
-    runUnderLock,
-    confirm,
-    logger,
-    metrics,
-  });
+  const handleEvent = createHandleProviderEvent({ store, runUnderLock, confirm, logger, metrics });
 
   const app = new Hono<AppEnv>();
   app.use(requestId({ logger }));
@@ -122,7 +118,14 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   api.use("/v1/jobs/*", service);
   api.route("/v1/payments", paymentsRoutes({ store, currencies: config.currencies, initialize, verify }));
   api.route("/v1/wallet", walletRoutes({ store }));
-  api.route("/v1/webhooks", webhookRoutes({ paystack: paystackWebhook }));
+  api.route(
+    "/v1/webhooks",
+    webhookRoutes({
+      paystack: createPaystackWebhookParser(config.provider.secretKey),
+      handle: handleEvent,
+      metrics,
+    }),
+  );
   api.route("/v1/jobs", jobsRoutes({ reconcile }));
   if (deps.sandbox) app.route("/sandbox/paystack", deps.sandbox);
   app.notFound(notFound(app));

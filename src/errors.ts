@@ -91,31 +91,3 @@ export class AppError extends Error {
     this.headers = headers;
   }
 }
-
-/** An RFC 9457 problem document as this service writes it. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-  request_id?: string;
-  [extra: string]: unknown;
-}
-
-/** Base URI of problem types; each code is documented at `<base><code>`. */
-export const PROBLEM_TYPE_BASE = "https://docs.sms-payments.dev/problems/";
-
-/** Renders an {@linkcode AppError} as a problem document. */
-export function toProblem(error: AppError, requestId?: string): Problem {
-  const [status, title] = ERROR_TABLE[error.code];
-  return {
-    ...error.extras,
-    type: PROBLEM_TYPE_BASE + error.code,
-    title,
-    status,
-    detail: error.message,
-    code: error.code,
-    ...(requestId ? { request_id: requestId } : {}),
-  };
-}

@@ -8,7 +8,8 @@
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app_env.ts";
-import { AppError, type ErrorCode, toProblem } from "../errors.ts";
+import { AppError, type ErrorCode } from "../errors.ts";
+import { toProblem } from "./problem.ts";
 
 /** Writes `error` as `application/problem+json`. */
 export function problemResponse(c: Context<AppEnv>, error: AppError): Response {

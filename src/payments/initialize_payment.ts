@@ -30,7 +30,7 @@
  *
  * @module
  */
-import { AppError, type Problem, toProblem } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { InitializeResult, PaymentProvider } from "../providers/payment_provider.ts";
 import { ProviderError } from "../providers/payment_provider.ts";
@@ -56,11 +56,33 @@ export interface InitializePaymentInput {
   body: InitializePaymentBody;
 }
 
-/** The answer to send (first time or replayed). */
-export interface InitializePaymentOutput {
+/** An answer stored with the Idempotency-Key and replayed verbatim. */
+export interface StoredResponse {
   status: number;
   body: unknown;
+}
+
+/** The answer to send (first time or replayed). */
+export interface InitializePaymentOutput extends StoredResponse {
   replayed: boolean;
+}
+
+/** A definite "no" to this request: stored with the key and replayed like a success. */
+export type InitializeRefusal =
+  /** The provider refused the payment (a 4xx about it); the payment is failed. */
+  | { reason: "provider_rejected"; providerMessage: string | null }
+  /** The payment is no longer pending: it never gets a checkout. */
+  | { reason: "not_payable"; payment: Payment };
+
+/**
+ * How the HTTP layer renders this use case's outcomes. They are rendered
+ * before they are stored (a replay must be byte-for-byte the first answer),
+ * so the renderer is a dependency; the use case itself knows no HTTP format.
+ */
+export interface InitializeResponses {
+  /** A checkout is ready. */
+  created(payment: Payment, authorizationUrl: string): StoredResponse;
+  refused(refusal: InitializeRefusal): StoredResponse;
 }
 
 /** Dependencies of {@linkcode createInitializePayment}. */
@@ -69,6 +91,7 @@ export interface InitializePaymentDeps {
   provider: PaymentProvider;
   logger: Logger;
   idempotency: { lockTimeoutSeconds: number; retentionHours: number };
+  responses: InitializeResponses;
   /** Where the provider sends the customer after checkout, if anywhere. */
   callbackUrl?: string | undefined;
 }
@@ -76,30 +99,17 @@ export interface InitializePaymentDeps {
 /** Provider transactions one initialization may open (the first, and new attempts after lost checkouts). */
 const MAX_PROVIDER_ATTEMPTS = 3;
 
-/** The 201 body of a new payment. */
-export function initializedBody(payment: Payment, authorizationUrl: string): Record<string, unknown> {
-  return {
-    reference: payment.reference,
-    state: payment.state,
-    amount: payment.amount,
-    currency: payment.currency,
-    provider: payment.provider,
-    authorization_url: authorizationUrl,
-    created_at: payment.created_at,
-  };
-}
-
 /**
  * Builds the use case.
  *
  * @example
  * ```ts
- * const initialize = createInitializePayment({ store, provider, logger, idempotency });
+ * const initialize = createInitializePayment({ store, provider, logger, idempotency, responses });
  * const { status, body, replayed } = await initialize(input);
  * ```
  */
 export function createInitializePayment(
-  { store, provider, logger, idempotency, callbackUrl }: InitializePaymentDeps,
+  { store, provider, logger, idempotency, responses, callbackUrl }: InitializePaymentDeps,
 ): (input: InitializePaymentInput) => Promise<InitializePaymentOutput> {
   return async function initializePayment(input) {
     const { userId, idempotencyKey, body } = input;
@@ -111,22 +121,20 @@ export function createInitializePayment(
       });
     }
     const metadata = body.metadata ?? {};
-    /** Stores (and answers) 409 payment_not_payable: a payment that is no longer pending never gets a checkout. */
-    const notPayable = async (payment: Payment): Promise<InitializePaymentOutput> => {
-      const problem = toProblem(
-        new AppError("payment_not_payable", {
-          detail: `Payment ${payment.reference} is ${payment.state} and can no longer be paid; ` +
-            "start a new payment with a new Idempotency-Key",
-        }),
-      );
+    /** Stores the refusal as this key's answer (first completion wins) and answers it. */
+    const refuse = async (
+      refusal: InitializeRefusal,
+      failureReason: string | null,
+    ): Promise<InitializePaymentOutput> => {
+      const answer = responses.refused(refusal);
       const stored = await store.completePaymentRequest({
         userId,
         idempotencyKey,
-        responseStatus: problem.status,
-        responseBody: problem,
+        responseStatus: answer.status,
+        responseBody: answer.body,
         authorizationUrl: null,
         accessCode: null,
-        failureReason: null,
+        failureReason,
       });
       return { status: stored.status, body: stored.body, replayed: false };
     };
@@ -159,7 +167,7 @@ export function createInitializePayment(
           detail: "This Idempotency-Key was already used with a different request body",
         });
       case "not_payable":
-        return await notPayable(begun.payment);
+        return await refuse({ reason: "not_payable", payment: begun.payment }, null);
       case "created":
       case "resumed":
         break;
@@ -195,7 +203,7 @@ export function createInitializePayment(
             });
           }
           payment = await store.openProviderAttempt(payment.reference);
-          if (payment.state !== "pending") return await notPayable(payment);
+          if (payment.state !== "pending") return await refuse({ reason: "not_payable", payment }, null);
           log.warn("checkout lost with a crash: opened a new provider attempt", {
             provider_reference: payment.provider_reference,
           });
@@ -204,20 +212,11 @@ export function createInitializePayment(
     } catch (error) {
       if (error instanceof ProviderError && error.kind === "rejected") {
         // A definite answer: stored, replayed, and the payment is failed.
-        const problem: Problem = toProblem(
-          new AppError("provider_rejected", { detail: error.providerMessage ?? "The payment provider refused it" }),
-        );
         log.warn("provider refused initialization", { http_status: error.httpStatus });
-        const stored = await store.completePaymentRequest({
-          userId,
-          idempotencyKey,
-          responseStatus: problem.status,
-          responseBody: problem,
-          authorizationUrl: null,
-          accessCode: null,
-          failureReason: `provider_rejected: ${error.providerMessage ?? "unknown"}`,
-        });
-        return { status: stored.status, body: stored.body, replayed: false };
+        return await refuse(
+          { reason: "provider_rejected", providerMessage: error.providerMessage },
+          `provider_rejected: ${error.providerMessage ?? "unknown"}`,
+        );
       }
       // Unknown outcome, or not this payment's fault: keep the recovery
       // point, let the retry continue.
@@ -244,11 +243,12 @@ export function createInitializePayment(
     const { authorizationUrl, accessCode } = checkout;
 
     // Phase 3: store the response and release the key (first completion wins).
+    const answer = responses.created(payment, authorizationUrl);
     const stored = await store.completePaymentRequest({
       userId,
       idempotencyKey,
-      responseStatus: 201,
-      responseBody: initializedBody(payment, authorizationUrl),
+      responseStatus: answer.status,
+      responseBody: answer.body,
       authorizationUrl,
       accessCode,
       failureReason: null,

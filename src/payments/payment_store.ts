@@ -13,6 +13,25 @@ import type { CreditResult, Payment } from "./payment.ts";
 
 export type { CreditOutcome, CreditResult, Payment, StateTransition } from "./payment.ts";
 
+/**
+ * What processing a stored webhook event did (`webhook_events.outcome`, a
+ * closed list in SQL too): a credit attempt's outcome, the payment failed
+ * (`failed`), nothing to do for a settled payment (`already_settled`), or no
+ * payment of ours (`unknown_reference`).
+ */
+export const WEBHOOK_EVENT_OUTCOMES = [
+  "credited",
+  "already_credited",
+  "mismatch",
+  "not_creditable",
+  "failed",
+  "already_settled",
+  "unknown_reference",
+] as const;
+
+/** What processing a stored webhook event did. */
+export type WebhookEventOutcome = typeof WEBHOOK_EVENT_OUTCOMES[number];
+
 /** Input of {@linkcode PaymentStore.beginPaymentRequest}. */
 export interface BeginPaymentRequestInput {
   userId: string;

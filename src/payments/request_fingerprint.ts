@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { sha256Hex } from "./sha256_hex.ts";
 
 /** JSON with object keys sorted at every depth (arrays keep their order). */
 export function canonicalJson(value: unknown): string {
@@ -26,10 +27,4 @@ export function canonicalJson(value: unknown): string {
  */
 export function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
   return sha256Hex(`${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`);
-}
-
-/** Hex SHA-256 of a UTF-8 string. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

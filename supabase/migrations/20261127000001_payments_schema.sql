@@ -191,7 +191,10 @@ create table public.webhook_events (
   received_at timestamptz not null default now(),
   attempts integer not null default 1,
   processed_at timestamptz,
-  outcome text,
+  -- What processing the event did (src/payments/payment_store.ts
+  -- WEBHOOK_EVENT_OUTCOMES mirrors this list; a test compares them).
+  outcome text check (outcome in (
+    'credited', 'already_credited', 'mismatch', 'not_creditable', 'failed', 'already_settled', 'unknown_reference')),
   unique (provider, event_key)
 );
 

@@ -259,6 +259,29 @@ end
 $$;
 
 -- -----------------------------------------------------------------------------
+-- _start_processing: the pending → processing hop, the one place it is
+-- written (mark_processing, record_webhook_event, credit_user). Someone
+-- started confirming the payment with the provider. Any other state is
+-- returned unchanged. The caller holds the payment's row lock.
+-- -----------------------------------------------------------------------------
+create function private._start_processing(p public.payment_logs, p_actor text, p_reason text)
+returns public.payment_logs
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v public.payment_logs := p;
+begin
+  if v.state = 'pending' then
+    perform private._set_actor(p_actor, p_reason);
+    update public.payment_logs set state = 'processing' where id = v.id returning * into v;
+  end if;
+  return v;
+end
+$$;
+
+-- -----------------------------------------------------------------------------
 -- _payment_by_provider_reference: the payment a provider reference belongs to,
 -- locked FOR UPDATE: `<reference>` or `<reference>.r<n>` for an attempt it
 -- opened (n ≤ its attempts). Anything else is no payment of ours (null row).
@@ -390,13 +413,9 @@ set search_path = ''
 as $$
 declare
   v public.payment_logs := private._lock_payment(p_reference, p_fence);
-  v_changed boolean := false;
+  v_changed boolean := v.state = 'pending';
 begin
-  if v.state = 'pending' then
-    perform private._set_actor(p_actor, p_reason);
-    update public.payment_logs set state = 'processing' where id = v.id returning * into v;
-    v_changed := true;
-  end if;
+  v := private._start_processing(v, p_actor, p_reason);
   return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', private._payment_json(v));
 end
 $$;
@@ -473,6 +492,7 @@ revoke execute on function
   private._payment_state_guard(),
   private._apply_fence(public.payment_logs, bigint),
   private._lock_payment(text, bigint),
+  private._start_processing(public.payment_logs, text, text),
   private._payment_by_provider_reference(text)
   from public, anon, authenticated, service_role;
 

@@ -105,9 +105,7 @@ begin
   elsif p_amount <> v.amount or p_currency <> v.currency then
     v_failure := format('amount_mismatch: provider confirmed %s %s, expected %s %s',
                         p_amount, p_currency, v.amount, v.currency);
-    if v.state = 'pending' then
-      update public.payment_logs set state = 'processing' where id = v.id;
-    end if;
+    v := private._start_processing(v, p_actor, p_reason);
     perform private._set_actor(p_actor, v_failure);
     -- An already failed payment stays failed, now for the mismatch: no later
     -- "success" for this reference may credit it.
@@ -129,8 +127,8 @@ begin
       v_late := true;
       perform private._set_actor(p_actor, 'late_success');
       update public.payment_logs set state = 'processing', failure_reason = null where id = v.id;
-    elsif v.state = 'pending' then
-      update public.payment_logs set state = 'processing' where id = v.id;
+    else
+      v := private._start_processing(v, p_actor, p_reason);
     end if;
     -- Stamped with clock_timestamp() after the wallet lock, not now() (the
     -- transaction's start): two credits racing for one wallet then carry

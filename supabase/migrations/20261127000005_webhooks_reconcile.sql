@@ -78,11 +78,7 @@ begin
   -- The caller holds the payment's lock: do mark_processing's work under the
   -- same fencing rule, in this transaction.
   if p_mark_processing then
-    v := private._apply_fence(v, p_fence);
-    if v.state = 'pending' then
-      perform private._set_actor('webhook', p_event_type);
-      update public.payment_logs set state = 'processing' where id = v.id returning * into v;
-    end if;
+    v := private._start_processing(private._apply_fence(v, p_fence), 'webhook', p_event_type);
   end if;
   return pg_catalog.jsonb_build_object(
     'event_id', v_event.id, 'duplicate', v_duplicate, 'processed', false, 'payment', private._payment_json(v));

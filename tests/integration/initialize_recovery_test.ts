@@ -3,6 +3,7 @@ import { startTestStack } from "../support/stack.ts";
 import { expectJson, expectProblem, send } from "../support/http_helpers.ts";
 import { creditsOf, ledgerViolations, payAtCheckout, paymentRow } from "../support/payment_flow.ts";
 import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
+import { initializeResponses } from "../../src/http/initialize_responses.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import type { PaymentStore } from "../../src/payments/payment_store.ts";
@@ -30,6 +31,7 @@ Deno.test("initialize recovers from a crash after the provider call", async (t) 
           }),
           logger: silentLogger,
           idempotency: stack.config.idempotency,
+          responses: initializeResponses,
         });
         await assert.rejects(
           initialize({

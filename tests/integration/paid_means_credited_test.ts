@@ -18,6 +18,7 @@ import {
   payWithoutWebhook,
 } from "../support/payment_flow.ts";
 import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
+import { initializeResponses } from "../../src/http/initialize_responses.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import type { PaymentStore } from "../../src/payments/payment_store.ts";
@@ -137,6 +138,7 @@ Deno.test("paid means credited", async (t) => {
           }),
           logger: silentLogger,
           idempotency: stack.config.idempotency,
+          responses: initializeResponses,
         });
         await assert.rejects(
           initialize({

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlSession } from "../../src/db/sql_client.ts";
-import type { Payment, ReconcileCandidate } from "../../src/payments/payment_store.ts";
+import {
+  type Payment,
+  type ReconcileCandidate,
+  WEBHOOK_EVENT_OUTCOMES,
+  type WebhookEventOutcome,
+} from "../../src/payments/payment_store.ts";
+import { CREDIT_OUTCOMES } from "../../src/payments/payment.ts";
 import { assertSqlState, inRollback, newPayment, paymentOf, rpc } from "./sql_test_kit.ts";
 
 interface Recorded {
@@ -242,6 +248,31 @@ Deno.test("reconcile_candidates lists stuck payments, oldest first", async (t) =
         assert.deepEqual(await rpc(tx, "reconcile_candidates"), []);
       });
     });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("webhook_events.outcome: the SQL check and WEBHOOK_EVENT_OUTCOMES name the same closed list", async () => {
+  const { db, close } = await createTestDatabase();
+  try {
+    const [row] = await db.query<{ def: string }>(
+      `select pg_get_constraintdef(c.oid) as def from pg_constraint c
+        where c.conrelid = 'public.webhook_events'::regclass and c.contype = 'c'
+          and pg_get_constraintdef(c.oid) like '%outcome%'`,
+    );
+    assert.ok(row, "a check constraint on outcome exists");
+    const inSql = [...row.def.matchAll(/'([a-z_]+)'::text/g)].map((m) => m[1]).sort();
+    assert.deepEqual(inSql, [...WEBHOOK_EVENT_OUTCOMES].sort());
+    // Every credit outcome is a webhook outcome (credit_user records its outcome on the event).
+    const credit: readonly WebhookEventOutcome[] = CREDIT_OUTCOMES;
+    assert.ok(credit.every((o) => WEBHOOK_EVENT_OUTCOMES.includes(o)));
+    await assertSqlState(
+      db.query(
+        `insert into public.webhook_events (provider, event_key, event_type, outcome) values ('x', 'y', 'z', 'made_up')`,
+      ),
+      "23514",
+    );
   } finally {
     await close();
   }
