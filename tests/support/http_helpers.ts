@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import type { TestStack } from "./stack.ts";
 
-/** Sends a JSON request as `token`. */
+/** Sends a JSON request as `token`, to a running stack or an in-process app (anything with `request`). */
 export function send(
-  stack: TestStack,
+  stack: Pick<TestStack, "request">,
   method: string,
   path: string,
   { token, body, headers = {} }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
