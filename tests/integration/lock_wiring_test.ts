@@ -66,29 +66,32 @@ Deno.test(SUITE, { ignore }, async (t) => {
       }
     });
 
-    await t.step("a contended webhook is recorded and answered 200; reconciliation settles it", async () => {
-      const payment = await createPayment(a);
-      await payWithoutWebhook(a, payment);
-      const holder = await a.runtime.locks.acquire(paymentLockKey(payment.reference), { leaseMs: 5_000, waitMs: 0 });
-      try {
-        const res = await postWebhook(b, chargeSuccessBody(payment));
-        assert.deepEqual(await expectJson(res, 200), { received: true, outcome: "deferred" });
-      } finally {
-        await holder!.release();
-      }
-      const [event] = await a.database.db.query<{ processed: boolean }>(
-        "select processed_at is not null as processed from webhook_events where reference = $1",
-        [payment.reference],
-      );
-      assert.equal(event?.processed, false);
-      assert.equal(await creditsOf(a, payment.reference), 0);
-      const verified = await expectJson(
-        await send(a, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token }),
-        200,
-      );
-      assert.equal(verified.state, "completed");
-      assert.equal(await creditsOf(a, payment.reference), 1);
-    });
+    await t.step(
+      "a contended webhook is recorded unprocessed and answered 200 deferred; a later verify settles it",
+      async () => {
+        const payment = await createPayment(a);
+        await payWithoutWebhook(a, payment);
+        const holder = await a.runtime.locks.acquire(paymentLockKey(payment.reference), { leaseMs: 5_000, waitMs: 0 });
+        try {
+          const res = await postWebhook(b, chargeSuccessBody(payment));
+          assert.deepEqual(await expectJson(res, 200), { received: true, outcome: "deferred" });
+        } finally {
+          await holder!.release();
+        }
+        const [event] = await a.database.db.query<{ processed: boolean }>(
+          "select processed_at is not null as processed from webhook_events where reference = $1",
+          [payment.reference],
+        );
+        assert.equal(event?.processed, false);
+        assert.equal(await creditsOf(a, payment.reference), 0);
+        const verified = await expectJson(
+          await send(a, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token }),
+          200,
+        );
+        assert.equal(verified.state, "completed");
+        assert.equal(await creditsOf(a, payment.reference), 1);
+      },
+    );
 
     await t.step("a holder paused past its lease is fenced out by the database", async () => {
       const payment = await createPayment(a);
