@@ -8,7 +8,7 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import type { Cursor } from "../payments/payment_store.ts";
 
-const cursorSchema = z.object({ created_at: z.string().datetime({ offset: true }), id: z.string().uuid() });
+const cursorSchema = z.object({ created_at: z.string().datetime({ offset: true }), id: z.guid() });
 
 /** Encodes a keyset position. */
 export function encodeCursor(cursor: Cursor | null): string | null {

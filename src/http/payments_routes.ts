@@ -37,7 +37,7 @@ export function createPaymentBodySchema(currencies: readonly CurrencyRule[]) {
     amount: z.number().int("amount must be an integer number of minor units").positive().max(Number.MAX_SAFE_INTEGER),
     currency: z.string().refine((c) => byCode.has(c), `currency must be one of ${[...byCode.keys()].join(", ")}`),
     email: z.string().email().max(254).optional(),
-    metadata: z.record(z.unknown()).refine(
+    metadata: z.record(z.string(), z.unknown()).refine(
       (m) => new TextEncoder().encode(JSON.stringify(m)).length <= METADATA_MAX_BYTES,
       `metadata must be at most ${METADATA_MAX_BYTES} bytes of JSON`,
     ).optional(),
@@ -45,7 +45,7 @@ export function createPaymentBodySchema(currencies: readonly CurrencyRule[]) {
     const rule = byCode.get(body.currency);
     if (rule && (body.amount < rule.min || body.amount > rule.max)) {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: "custom",
         path: ["amount"],
         message: `amount must be between ${rule.min} and ${rule.max} minor units of ${rule.code}`,
       });

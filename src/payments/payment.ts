@@ -48,15 +48,15 @@ export type StateTransition = z.infer<typeof stateTransitionSchema>;
  * still turn out paid (a late success) and is confirmed with the provider.
  */
 export const paymentSchema = z.object({
-  id: z.string().uuid(),
-  user_id: z.string().uuid(),
+  id: z.guid(),
+  user_id: z.guid(),
   reference: z.string().min(1),
   provider_reference: z.string().min(1),
   provider: z.string().min(1),
   amount: moneySchema,
   currency: currencySchema,
   email: z.string().nullable(),
-  metadata: z.record(z.unknown()),
+  metadata: z.record(z.string(), z.unknown()),
   state: paymentStateSchema,
   settled: z.boolean(),
   state_transitions: z.array(stateTransitionSchema).min(1),

@@ -49,7 +49,7 @@ const REFERENCE_NOT_FOUND = /transaction reference not found/i;
 const _envelope = z.object({
   status: z.boolean(),
   message: z.string().nullish(),
-  data: z.unknown(),
+  data: z.unknown().optional(),
 });
 
 const _minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);

@@ -18,7 +18,7 @@ const _eventSchema = z.object({
   data: z.object({
     id: z.union([z.number(), z.string()]).optional(),
     reference: z.string().min(1).max(200).optional(),
-  }).passthrough(),
+  }).loose(),
 });
 
 /** A webhook request as received: the body's exact text and the `x-paystack-signature` header. */

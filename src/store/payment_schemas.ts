@@ -29,27 +29,27 @@ export const beginResultSchema = z.discriminatedUnion("outcome", [
   z.object({ outcome: z.literal("created"), payment: paymentSchema }),
   z.object({ outcome: z.literal("resumed"), payment: paymentSchema }),
   z.object({ outcome: z.literal("not_payable"), payment: paymentSchema }),
-  z.object({ outcome: z.literal("replay"), status: httpStatusSchema, body: z.unknown() }),
+  z.object({ outcome: z.literal("replay"), status: httpStatusSchema, body: z.unknown().optional() }),
   z.object({ outcome: z.literal("in_progress"), retry_after_seconds: z.number().int().min(1) }),
   z.object({ outcome: z.literal("mismatch") }),
 ]);
 
 /** `complete_payment_request`: the stored response. */
-export const storedResponseSchema = z.object({ status: httpStatusSchema, body: z.unknown() });
+export const storedResponseSchema = z.object({ status: httpStatusSchema, body: z.unknown().optional() });
 
 /** `mark_processing`, `fail_payment`. */
 export const changedPaymentSchema = z.object({ changed: z.boolean(), payment: paymentSchema });
 
 /** `record_webhook_event`. */
 export const webhookEventResultSchema = z.object({
-  event_id: z.string().uuid(),
+  event_id: z.guid(),
   duplicate: z.boolean(),
   processed: z.boolean(),
   payment: paymentSchema.nullable(),
 });
 
 /** A keyset cursor, or null on the last page. */
-export const cursorSchema = z.object({ created_at: timestampSchema, id: z.string().uuid() }).nullable();
+export const cursorSchema = z.object({ created_at: timestampSchema, id: z.guid() }).nullable();
 
 /** `list_payments`. */
 export const paymentPageSchema = z.object({ items: z.array(paymentSchema), next_cursor: cursorSchema });
@@ -66,7 +66,7 @@ export const candidatesSchema = z.array(z.object({
 export const walletSchema = z.object({
   balances: z.array(z.object({ currency: currencySchema, balance: moneySchema, updated_at: timestampSchema })),
   items: z.array(z.object({
-    id: z.string().uuid(),
+    id: z.guid(),
     reference: z.string().min(1),
     payment_reference: z.string().nullable(),
     type: z.enum(["credit", "refund", "debit"]),
@@ -82,7 +82,7 @@ export const walletSchema = z.object({
 export const violationsSchema = z.array(z.object({
   invariant: z.string(),
   subject: z.string(),
-  detail: z.record(z.unknown()),
+  detail: z.record(z.string(), z.unknown()),
 }));
 
 /** `max_fence`: the highest fencing token any payment has seen. */
