@@ -4,7 +4,9 @@
  *
  * Commands (see `deno.json` tasks):
  * - `serve` (default): run the service (`deno task dev` / `deno task start`)
- * - `reconcile`: one reconciliation pass, summary printed as JSON
+ * - `reconcile [--provider [--since 48h]]`: one reconciliation pass, summary
+ *   printed as JSON: the stuck-payment pass, or with `--provider` the
+ *   provider-window pass (continuing from its cursor; `--since` re-scans)
  * - `migrate`: apply bootstrap + migrations to `DATABASE_URL`
  * - `stack`: run the local RPC gateway and Upstash proxy on their own
  * - `token --user <uuid> | --service-role`: print a dev token
@@ -17,6 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, DEV_JWT_SECRET, DEV_UPSTASH_TOKEN, loadConfig } from "./src/config.ts";
+import { parseDuration } from "./src/duration.ts";
 import { createLogger } from "./src/observability/logger.ts";
 import { buildRuntime } from "./src/runtime/build_runtime.ts";
 
@@ -68,11 +71,27 @@ async function serve(): Promise<void> {
   await runtime.close();
 }
 
-async function reconcile(): Promise<void> {
+async function reconcile(args: string[]): Promise<void> {
+  let sinceMs: number | undefined;
+  let provider = false;
+  try {
+    const { values } = parseArgs({ args, options: { provider: { type: "boolean" }, since: { type: "string" } } });
+    provider = values.provider === true;
+    if (values.since !== undefined) {
+      if (!provider) throw new RangeError("--since applies to --provider");
+      sinceMs = parseDuration(values.since);
+    }
+  } catch (error) {
+    console.error(`${(error as Error).message}\nusage: deno task reconcile [--provider [--since 48h]]`);
+    Deno.exit(2);
+  }
   const config = _config();
   const runtime = await buildRuntime(config, { logger: createLogger({ level: config.logLevel }) });
   try {
-    console.log(JSON.stringify(await runtime.useCases.reconcile(), null, 2));
+    const summary = provider
+      ? await runtime.useCases.reconcileProvider(sinceMs === undefined ? {} : { sinceMs })
+      : await runtime.useCases.reconcile();
+    console.log(JSON.stringify(summary, null, 2));
   } finally {
     await runtime.close();
   }
@@ -156,7 +175,7 @@ if (import.meta.main) {
       await serve();
       break;
     case "reconcile":
-      await reconcile();
+      await reconcile(rest);
       break;
     case "migrate":
       await migrateCommand();

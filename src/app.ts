@@ -23,6 +23,8 @@ import { createPaystackWebhookParser } from "./providers/paystack_webhook.ts";
 import { initializeResponses } from "./http/initialize_responses.ts";
 import { createInitializePayment } from "./payments/initialize_payment.ts";
 import { createReconcilePayments } from "./payments/reconcile_payments.ts";
+import { createReconcileProvider } from "./payments/reconcile_provider.ts";
+import { createReconcileProviderWindow } from "./payments/reconcile_provider_window.ts";
 import { createRunUnderPaymentLock } from "./payments/run_under_payment_lock.ts";
 import { createSettlePayment } from "./payments/settle_payment.ts";
 import { createVerifyPayment } from "./payments/verify_payment.ts";
@@ -63,6 +65,8 @@ export interface AppDeps {
 /** The use cases, exposed for `deno task reconcile` and tests. */
 export interface AppUseCases {
   reconcile: ReturnType<typeof createReconcilePayments>;
+  /** The provider-window pass (`scope=provider`): the provider's successes against our credits. */
+  reconcileProvider: ReturnType<typeof createReconcileProvider>;
 }
 
 /**
@@ -80,6 +84,8 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   const runUnderLock = createRunUnderPaymentLock({ locks, store, logger, metrics, lock: config.lock });
   const settle = createSettlePayment({ store, runUnderLock, confirm });
   const reconcile = createReconcilePayments({ store, settle, logger, thresholds: config.reconcile });
+  const reconcileWindow = createReconcileProviderWindow({ provider, store, settle, logger, metrics });
+  const reconcileProvider = createReconcileProvider({ provider, store, reconcileWindow, clock, logger });
   const initialize = createInitializePayment({
     store,
     provider,
@@ -126,8 +132,8 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
       metrics,
     }),
   );
-  api.route("/v1/jobs", jobsRoutes({ reconcile }));
+  api.route("/v1/jobs", jobsRoutes({ reconcile, reconcileProvider }));
   if (deps.sandbox) app.route("/sandbox/paystack", deps.sandbox);
   app.notFound(notFound(app));
-  return { app, useCases: { reconcile } };
+  return { app, useCases: { reconcile, reconcileProvider } };
 }

@@ -138,6 +138,33 @@ export interface Page<T> {
   next_cursor: Cursor | null;
 }
 
+/**
+ * Where a reference the provider reports stands with us
+ * (`resolve_provider_reference`): no payment of ours, or the payment (any
+ * attempt's reference resolves to it) with how many ledger credits it has.
+ */
+export type ProviderReferenceResolution =
+  /** No payment of ours: a reference we never issued, or `.r<n>` beyond the payment's attempts. */
+  | { outcome: "unknown_reference" }
+  /**
+   * Completed or refunded: credited. `creditedProviderReference` is the
+   * provider reference whose confirmed success was credited (`null` when the
+   * stored payload names none): a success of another attempt was paid on top.
+   */
+  | { outcome: "credited"; payment: Payment; credits: number; creditedProviderReference: string | null }
+  /** Failed for an amount/currency mismatch: never credited automatically. */
+  | { outcome: "mismatch"; payment: Payment; credits: number }
+  /** Pending, processing, or failed for another reason: a provider success for it is owed a credit. */
+  | { outcome: "not_credited"; payment: Payment; credits: number };
+
+/** Per provider, the end of the last window reconciled against the provider's records. */
+export interface ProviderReconciliationCursor {
+  provider: string;
+  /** Every provider transaction created up to this instant (ISO 8601) was checked. */
+  checkedUntil: string;
+  updatedAt: string;
+}
+
 /** One broken ledger invariant. */
 export interface InvariantViolation {
   invariant: string;
@@ -200,6 +227,12 @@ export interface PaymentStore {
     processingOlderThanSeconds: number;
     limit: number;
   }): Promise<ReconcileCandidate[]>;
+  /** Which payment a provider-reported reference belongs to, and whether it was credited. */
+  resolveProviderReference(providerReference: string): Promise<ProviderReferenceResolution>;
+  /** The provider's reconciliation cursor; null before its first complete pass. */
+  getProviderReconciliationCursor(provider: string): Promise<ProviderReconciliationCursor | null>;
+  /** Moves the provider's cursor forward to `checkedUntil` (ISO 8601); never back. */
+  advanceProviderReconciliationCursor(provider: string, checkedUntil: string): Promise<ProviderReconciliationCursor>;
   /** The user's balances and latest ledger entries. */
   getWallet(
     userId: string,

@@ -32,17 +32,29 @@ export interface SettleInput {
   reference: string;
   actor: string;
   abandonAfterMs?: number | null;
+  /**
+   * The provider reference to confirm: one the provider reported for this
+   * payment (any of its attempts, e.g. from its transaction listing).
+   * @default the payment's current `provider_reference`
+   */
+  providerReference?: string;
 }
 
 /** Builds the settle step. */
 export function createSettlePayment(
   { store, runUnderLock, confirm }: SettleDeps,
 ): (input: SettleInput) => Promise<SettleResult> {
-  return async function settlePayment({ reference, actor, abandonAfterMs = null }) {
+  return async function settlePayment({ reference, actor, abandonAfterMs = null, providerReference }) {
     const run = await runUnderLock(reference, actor, async (fence): Promise<SettleResult> => {
       const marked = await store.markProcessing(reference, { fence, actor });
       if (marked.payment.settled) return { kind: "done", payment: marked.payment, outcome: "unchanged" };
-      const confirmed = await confirm({ payment: marked.payment, fence, actor, abandonAfterMs });
+      const confirmed = await confirm({
+        payment: marked.payment,
+        fence,
+        actor,
+        abandonAfterMs,
+        ...(providerReference === undefined ? {} : { providerReference }),
+      });
       return { kind: "done", ...confirmed };
     });
     return run.acquired ? run.value : { kind: "locked" };

@@ -1,5 +1,5 @@
 /**
- * The PaymentProvider port: the three calls the use cases make to a payment
+ * The PaymentProvider port: the calls the use cases make to a payment
  * provider (Paystack first). Adapters: `paystack_provider.ts` over real HTTP,
  * pointed either at Paystack or at the local sandbox (`sandbox/`).
  *
@@ -77,6 +77,52 @@ export interface VerifyResult {
   raw: unknown;
 }
 
+/** The statuses {@linkcode PaymentProvider.listTransactions} can filter on (Paystack's `status` query). */
+export const LISTABLE_TRANSACTION_STATUSES = ["success", "failed", "abandoned", "reversed"] as const;
+
+/** A status the transaction listing filters on. */
+export type ListableTransactionStatus = typeof LISTABLE_TRANSACTION_STATUSES[number];
+
+/** Input of {@linkcode PaymentProvider.listTransactions}: one page of the provider's transactions. */
+export interface ListTransactionsQuery {
+  /** Only transactions in this status. */
+  status: ListableTransactionStatus;
+  /** Start of the window, ISO 8601 (`2026-11-28T07:00:00.000Z`). */
+  from: string;
+  /** End of the window, ISO 8601. */
+  to: string;
+  /** Transactions per page; a positive integer. */
+  perPage: number;
+  /** The page to fetch, from 1. */
+  page: number;
+}
+
+/**
+ * One transaction of a listing: the same view as verify's
+ * ({@linkcode VerifyResult}), plus when the provider created it.
+ */
+export interface ListedTransaction extends VerifyResult {
+  /** When the transaction was initialized at the provider; `null` when the answer carries none. */
+  createdAt: string | null;
+}
+
+/**
+ * One page of {@linkcode PaymentProvider.listTransactions}, with the
+ * provider's paging block (Paystack's `meta`: `page`, `perPage`,
+ * `pageCount`, `total`).
+ */
+export interface TransactionPage {
+  items: ListedTransaction[];
+  /** The page answered (from 1). */
+  page: number;
+  /** Transactions per page, as the provider applied it. */
+  perPage: number;
+  /** How many pages the whole listing has (0 when it is empty). */
+  pageCount: number;
+  /** How many transactions the whole listing has. */
+  total: number;
+}
+
 /** Input of {@linkcode PaymentProvider.refund}. */
 export interface RefundInput {
   reference: string;
@@ -114,6 +160,13 @@ export interface PaymentProvider {
   verify(reference: string): Promise<VerifyResult>;
   /** Refunds a successful transaction, fully or partly. */
   refund(input: RefundInput): Promise<RefundResult>;
+  /**
+   * One page of the provider's own record of transactions in a time window
+   * (Paystack's `GET /transaction`): what reconciliation checks our ledger
+   * against. Pages are numbered from 1; the provider decides the order (newest
+   * first on Paystack) and which timestamp the window applies to.
+   */
+  listTransactions(query: ListTransactionsQuery): Promise<TransactionPage>;
 }
 
 /**

@@ -9,7 +9,8 @@
  * `unauthorized` (our secret key was refused); initialize's 400 "Duplicate
  * Transaction Reference" is `duplicate_reference`; verify of an unknown
  * reference is `not_found`; other 4xx are `rejected`; an answer that does not
- * parse is `invalid_response`. Paystack documents no `code` value for these
+ * parse is `invalid_response` (a listing whose `meta` paging block is missing
+ * included). Paystack documents no `code` value for these
  * errors, so the duplicate and not-found cases are told apart by HTTP status
  * and message.
  *
@@ -19,11 +20,15 @@ import { z } from "zod";
 import {
   type InitializeInput,
   type InitializeResult,
+  LISTABLE_TRANSACTION_STATUSES,
+  type ListedTransaction,
+  type ListTransactionsQuery,
   type PaymentProvider,
   PROVIDER_TRANSACTION_STATUSES,
   ProviderError,
   type RefundInput,
   type RefundResult,
+  type TransactionPage,
   type VerifyResult,
 } from "./payment_provider.ts";
 
@@ -50,6 +55,8 @@ const _envelope = z.object({
   status: z.boolean(),
   message: z.string().nullish(),
   data: z.unknown().optional(),
+  // Only listings carry it (the paging block).
+  meta: z.unknown().optional(),
 });
 
 const _minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -82,6 +89,27 @@ const _verifyData = z.object({
   gateway_response: z.string().nullish(),
 });
 
+/** A listed transaction: verify's object, with the creation time listings are windowed by. */
+const _listedData = _verifyData.extend({
+  created_at: z.string().nullish(),
+  createdAt: z.string().nullish(),
+});
+
+/** Paystack documents `perPage` as an integer or a string; the others as integers. */
+const _count = z.union([z.number(), z.string().regex(/^[0-9]{1,15}$/).transform(Number)])
+  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
+
+/** The `meta` block of `GET /transaction` (offset pagination). */
+const _listMeta = z.object({
+  total: _count,
+  perPage: _count,
+  page: _count,
+  pageCount: _count,
+});
+
+/** The most transactions one listing call may ask for: a bound on one answer's size, not Paystack's. */
+const MAX_PER_PAGE = 1_000;
+
 const _refundData = z.object({
   id: z.union([z.number().int(), z.string()]),
   status: z.string(),
@@ -89,7 +117,23 @@ const _refundData = z.object({
   currency: _currency,
 });
 
-type _Operation = "initialize" | "verify" | "refund";
+/** The port's view of a verified or listed transaction; `raw` is the provider's object, unchanged. */
+function _verifyResult(d: z.infer<typeof _verifyData>, raw: unknown): VerifyResult {
+  return {
+    reference: d.reference,
+    status: d.status,
+    amount: d.amount,
+    requestedAmount: d.requested_amount ?? d.amount,
+    fees: d.fees ?? null,
+    currency: d.currency,
+    paidAt: d.paid_at ?? d.paidAt ?? null,
+    gatewayResponse: d.gateway_response ?? null,
+    providerTransactionId: d.id === null || d.id === undefined ? null : String(d.id),
+    raw,
+  };
+}
+
+type _Operation = "initialize" | "verify" | "refund" | "list";
 
 function _checkMinorUnits(what: string, amount: number): void {
   if (!Number.isSafeInteger(amount) || amount <= 0) {
@@ -100,6 +144,28 @@ function _checkMinorUnits(what: string, amount: number): void {
 function _checkCurrency(what: string, currency: string): void {
   if (!CURRENCY_PATTERN.test(currency)) {
     throw new RangeError(`Cannot ${what}: currency must be three upper-case letters, got ${JSON.stringify(currency)}`);
+  }
+}
+
+function _checkTimestamp(what: string, name: string, value: string): number {
+  const at = Date.parse(value);
+  if (!Number.isFinite(at)) throw new RangeError(`Cannot ${what}: ${name} must be an ISO 8601 timestamp, got ${value}`);
+  return at;
+}
+
+function _checkListQuery(query: ListTransactionsQuery): void {
+  const what = "list transactions";
+  if (!(LISTABLE_TRANSACTION_STATUSES as readonly string[]).includes(query.status)) {
+    throw new RangeError(`Cannot ${what}: status must be one of ${LISTABLE_TRANSACTION_STATUSES.join(", ")}`);
+  }
+  if (_checkTimestamp(what, "from", query.from) > _checkTimestamp(what, "to", query.to)) {
+    throw new RangeError(`Cannot ${what}: from is after to`);
+  }
+  if (!Number.isSafeInteger(query.perPage) || query.perPage < 1 || query.perPage > MAX_PER_PAGE) {
+    throw new RangeError(`Cannot ${what}: perPage must be an integer from 1 to ${MAX_PER_PAGE}, got ${query.perPage}`);
+  }
+  if (!Number.isSafeInteger(query.page) || query.page < 1) {
+    throw new RangeError(`Cannot ${what}: page must be a positive integer, got ${query.page}`);
   }
 }
 
@@ -140,6 +206,16 @@ export function createPaystackProvider(
 
   /** One call: resolves with the envelope's `data` on 2xx + `status: true`, rejects with a ProviderError otherwise. */
   async function call(op: _Operation, method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+    return (await callForEnvelope(op, method, path, body)).data;
+  }
+
+  /** {@linkcode call}, resolving with the whole envelope (`data` and a listing's `meta`). */
+  async function callForEnvelope(
+    op: _Operation,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<z.infer<typeof _envelope>> {
     let response: Response;
     let text: string;
     try {
@@ -223,7 +299,7 @@ export function createPaystackProvider(
         providerMessage,
       });
     }
-    return parsed.data.data;
+    return parsed.data;
   }
 
   function parseData<S extends z.ZodTypeAny>(op: _Operation, schema: S, data: unknown): z.infer<S> {
@@ -246,18 +322,26 @@ export function createPaystackProvider(
         httpStatus: 200,
       });
     }
-    return {
-      reference: d.reference,
-      status: d.status,
-      amount: d.amount,
-      requestedAmount: d.requested_amount ?? d.amount,
-      fees: d.fees ?? null,
-      currency: d.currency,
-      paidAt: d.paid_at ?? d.paidAt ?? null,
-      gatewayResponse: d.gateway_response ?? null,
-      providerTransactionId: d.id === null || d.id === undefined ? null : String(d.id),
-      raw: data,
-    };
+    return _verifyResult(d, data);
+  }
+
+  async function listTransactions(query: ListTransactionsQuery): Promise<TransactionPage> {
+    _checkListQuery(query);
+    const params = new URLSearchParams({
+      status: query.status,
+      from: query.from,
+      to: query.to,
+      perPage: String(query.perPage),
+      page: String(query.page),
+    });
+    const envelope = await callForEnvelope("list", "GET", `/transaction?${params}`);
+    const rows = parseData("list", z.array(z.unknown()), envelope.data);
+    const items = rows.map((row): ListedTransaction => {
+      const d = parseData("list", _listedData, row);
+      return { ..._verifyResult(d, row), createdAt: d.created_at ?? d.createdAt ?? null };
+    });
+    const meta = parseData("list", _listMeta, envelope.meta);
+    return { items, page: meta.page, perPage: meta.perPage, pageCount: meta.pageCount, total: meta.total };
   }
 
   return {
@@ -301,5 +385,7 @@ export function createPaystackProvider(
       const d = parseData("refund", _refundData, data);
       return { refundId: String(d.id), status: d.status, amount: d.amount, currency: d.currency, raw: data };
     },
+
+    listTransactions,
   };
 }

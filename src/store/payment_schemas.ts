@@ -93,3 +93,32 @@ export const purgedCountSchema = z.number().int().nonnegative();
 
 /** `ping`. */
 export const pingSchema = z.literal("ok");
+
+/** `resolve_provider_reference`. */
+export const providerReferenceResolutionSchema = z.discriminatedUnion("outcome", [
+  z.object({
+    outcome: z.literal("unknown_reference"),
+    payment: z.null(),
+    credits: z.literal(0),
+    credited_provider_reference: z.null(),
+  }),
+  z.object({
+    outcome: z.literal("credited"),
+    payment: paymentSchema,
+    credits: z.number().int().nonnegative(),
+    credited_provider_reference: z.string().nullable(),
+  }),
+  z.object({
+    outcome: z.enum(["mismatch", "not_credited"]),
+    payment: paymentSchema,
+    credits: z.number().int().nonnegative(),
+    credited_provider_reference: z.null(),
+  }),
+]);
+
+/** `get_provider_reconciliation_cursor` (null before the first pass), `advance_provider_reconciliation_cursor`. */
+export const reconciliationCursorSchema = z.object({
+  provider: z.string().min(1),
+  checked_until: timestampSchema,
+  updated_at: timestampSchema,
+});

@@ -19,7 +19,7 @@ import type { SupabaseClient } from "@supabase/supabase-js";
 import type { z } from "zod";
 import { AppError } from "../errors.ts";
 import { errorFromSqlState, isPaymentSqlState } from "./sql_states.ts";
-import type { Cursor, PaymentStore } from "../payments/payment_store.ts";
+import type { Cursor, PaymentStore, ProviderReconciliationCursor } from "../payments/payment_store.ts";
 import {
   beginResultSchema,
   candidatesSchema,
@@ -29,7 +29,9 @@ import {
   paymentPageSchema,
   paymentSchema,
   pingSchema,
+  providerReferenceResolutionSchema,
   purgedCountSchema,
+  reconciliationCursorSchema,
   storedResponseSchema,
   violationsSchema,
   walletSchema,
@@ -122,6 +124,10 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     }
     return parsed.data as z.output<S>;
   }
+
+  const reconciliationCursor = (
+    c: { provider: string; checked_until: string; updated_at: string },
+  ): ProviderReconciliationCursor => ({ provider: c.provider, checkedUntil: c.checked_until, updatedAt: c.updated_at });
 
   const cursorArgs = (cursor: Cursor | null) => ({
     p_cursor_created_at: cursor?.created_at ?? null,
@@ -238,6 +244,51 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_processing_older_than_seconds: input.processingOlderThanSeconds,
         p_limit: input.limit,
       }, candidatesSchema),
+
+    async resolveProviderReference(providerReference) {
+      const r = await call(
+        "resolve_provider_reference",
+        { p_provider_reference: providerReference },
+        providerReferenceResolutionSchema,
+      );
+      switch (r.outcome) {
+        case "unknown_reference":
+          return { outcome: "unknown_reference" };
+        case "credited":
+          return {
+            outcome: "credited",
+            payment: r.payment,
+            credits: r.credits,
+            creditedProviderReference: r.credited_provider_reference,
+          };
+        case "mismatch":
+        case "not_credited":
+          return { outcome: r.outcome, payment: r.payment, credits: r.credits };
+        default: {
+          const unreachable: never = r;
+          return unreachable;
+        }
+      }
+    },
+
+    async getProviderReconciliationCursor(provider) {
+      const c = await call(
+        "get_provider_reconciliation_cursor",
+        { p_provider: provider },
+        reconciliationCursorSchema.nullable(),
+      );
+      return c === null ? null : reconciliationCursor(c);
+    },
+
+    async advanceProviderReconciliationCursor(provider, checkedUntil) {
+      return reconciliationCursor(
+        await call(
+          "advance_provider_reconciliation_cursor",
+          { p_provider: provider, p_checked_until: checkedUntil },
+          reconciliationCursorSchema,
+        ),
+      );
+    },
 
     getWallet: (userId, limit, cursor) =>
       call("get_wallet", { p_user_id: userId, p_limit: limit, ...cursorArgs(cursor) }, walletSchema),

@@ -100,6 +100,17 @@ Deno.test("200 payments settled with duplicated, reordered deliveries, late succ
     }
     assert.ok(late.length > 0, `seed ${seed}: the storm had late successes`);
     assert.deepEqual(await ledgerViolations(stack), [], `seed ${seed}`);
+
+    // From the provider's side: every success it recorded already has its one credit.
+    const fromProvider = await stack.runtime.useCases.reconcileProvider();
+    const paid = payments.filter((p) => outcomes.get(p.reference) !== "failed").length;
+    const { findings, ...counts } = fromProvider;
+    assert.deepEqual(findings, [], `seed ${seed}`);
+    assert.deepEqual(
+      [counts.seen, counts.already_credited, counts.credited_now, counts.errors, counts.complete],
+      [paid, paid, 0, 0, true],
+      `seed ${seed}: ${JSON.stringify(counts)}`,
+    );
   } finally {
     await stack.close();
   }

@@ -336,7 +336,7 @@ Deno.test("faults over HTTP: POST /_sandbox/faults, counters and GET /_sandbox/d
     const boom = await api(baseUrl, "GET", `/transaction/verify/${third.json.data.reference}`);
     assert.deepEqual([boom.status, boom.json.message], [500, "boom"]);
     assert.equal((await api(baseUrl, "GET", `/transaction/verify/${third.json.data.reference}`)).status, 200);
-    assert.deepEqual(sandbox.stats.calls, { initialize: 3, verify: 2, refund: 0, checkout: 0, settle: 0 });
+    assert.deepEqual(sandbox.stats.calls, { initialize: 3, verify: 2, refund: 0, list: 0, checkout: 0, settle: 0 });
 
     const stats = await api(baseUrl, "GET", "/_sandbox/stats");
     assert.deepEqual(stats.json.data.calls, sandbox.stats.calls);

@@ -10,7 +10,15 @@ import { assertSqlState, inRollback, newPayment, newUserId, rpc } from "./sql_te
 import { paymentView } from "../../src/http/payment_view.ts";
 import type { Payment } from "../../src/payments/payment_store.ts";
 
-const TABLES = ["wallets", "payment_logs", "sms_transactions", "idempotency_keys", "webhook_events", "refund_requests"];
+const TABLES = [
+  "wallets",
+  "payment_logs",
+  "sms_transactions",
+  "idempotency_keys",
+  "webhook_events",
+  "refund_requests",
+  "provider_reconciliation_cursors",
+];
 
 /** Every RPC function of the API, with arguments that succeed in this order on a fresh pending payment. */
 const RPC_CALLS = (reference: string, user: string): [string, string][] => [
@@ -31,6 +39,9 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
   ["purge_idempotency_keys", ``],
   ["ping", ``],
   ["max_fence", ``],
+  ["resolve_provider_reference", `'${reference}'`],
+  ["get_provider_reconciliation_cursor", `'paystack'`],
+  ["advance_provider_reconciliation_cursor", `'paystack', now()`],
   // Last: it bumps the payment's lock_version, which transition_payment above expects at 0.
   ["open_provider_attempt", `'${reference}'`],
 ];
@@ -185,7 +196,9 @@ Deno.test("row level security and privileges", async (t) => {
     });
 
     await t.step("an authenticated user cannot read the service tables", async () => {
-      for (const table of ["idempotency_keys", "webhook_events", "refund_requests"]) {
+      for (
+        const table of ["idempotency_keys", "webhook_events", "refund_requests", "provider_reconciliation_cursors"]
+      ) {
         await assertSqlState(
           asRole(db, "authenticated", alice, (tx) => tx.query(`select * from public.${table}`)),
           "42501",

@@ -112,6 +112,32 @@ export async function transactionData(t: SandboxTransaction): Promise<Record<str
 }
 
 /**
+ * One transaction of `GET /transaction` (the listing), with the fields
+ * Paystack documents for it: verify's object without its camel-case copies
+ * (`paidAt`, `createdAt`), `receipt_number`, `transaction_date` and
+ * `plan_object`, `metadata` null rather than `""` when there is none, and
+ * the listing's own `source`, `connect` and `pos_transaction_data`.
+ */
+export async function listedTransactionData(t: SandboxTransaction): Promise<Record<string, unknown>> {
+  const {
+    paidAt: _paidAt,
+    createdAt: _createdAt,
+    receipt_number: _receipt,
+    transaction_date: _date,
+    plan_object: _plan,
+    ...data
+  } = await transactionData(t);
+  return {
+    ...data,
+    metadata: t.metadata,
+    // Every sandbox transaction is opened by the merchant's API (initialize).
+    source: { source: "merchant_api", type: "api", identifier: null, entry_point: "transaction_initialize" },
+    connect: null,
+    pos_transaction_data: null,
+  };
+}
+
+/**
  * A verify answer of a transaction still in flight: `data` with a non-final
  * `status`, no payment time, no fees and no card authorization yet. Amounts
  * stay what they are.

@@ -12,7 +12,7 @@
 import { z } from "zod";
 
 /** The API endpoints faults can target. */
-export const SANDBOX_ENDPOINTS = ["initialize", "verify", "refund"] as const;
+export const SANDBOX_ENDPOINTS = ["initialize", "verify", "refund", "list"] as const;
 
 /** An API endpoint of the sandbox. */
 export type SandboxEndpoint = typeof SANDBOX_ENDPOINTS[number];
@@ -208,7 +208,7 @@ function _take<R extends { reference: string | null; remaining: number }>(
 /** Creates an empty fault table. */
 export function createSandboxFaults(): SandboxFaults {
   let rules: _Rule[] = [];
-  let apiDelayMs: Record<SandboxEndpoint | "all", number> = { all: 0, initialize: 0, verify: 0, refund: 0 };
+  let apiDelayMs: Record<SandboxEndpoint | "all", number> = { all: 0, initialize: 0, verify: 0, refund: 0, list: 0 };
   let webhookFailures = { remaining: 0, status: 500 };
   let webhookDelayMs = 0;
   let feeRules: _FeeRule[] = [];
@@ -255,7 +255,7 @@ export function createSandboxFaults(): SandboxFaults {
     },
     reset() {
       rules = [];
-      apiDelayMs = { all: 0, initialize: 0, verify: 0, refund: 0 };
+      apiDelayMs = { all: 0, initialize: 0, verify: 0, refund: 0, list: 0 };
       webhookFailures = { remaining: 0, status: 500 };
       webhookDelayMs = 0;
       feeRules = [];

@@ -1,7 +1,8 @@
 /**
  * A Paystack-compatible local provider for dev and tests, and the test double
  * of fault tests. It speaks Paystack's API (`POST /transaction/initialize`,
- * `GET /transaction/verify/:reference`, `POST /refund`, bearer secret key,
+ * `GET /transaction/verify/:reference`, `GET /transaction` with its paging
+ * `meta`, `POST /refund`, bearer secret key,
  * `{status, message, data}` envelopes), serves a checkout page with Pay /
  * Decline at the `authorization_url`, and sends signed webhooks with retries.
  * State lives in the `sandbox_paystack` schema, so a restart loses nothing.
@@ -22,7 +23,13 @@ import { z } from "zod";
 import type { SqlClient } from "../../db/sql_client.ts";
 import { abortableSleep } from "./abortable_sleep.ts";
 import { renderCheckoutPage, renderErrorPage, renderResultPage, renderSettledPage } from "./checkout_page.ts";
-import { inFlightData, refundData, refundEventData, transactionData } from "./paystack_payloads.ts";
+import {
+  inFlightData,
+  listedTransactionData,
+  refundData,
+  refundEventData,
+  transactionData,
+} from "./paystack_payloads.ts";
 import {
   applyFaultCommand,
   createSandboxFaults,
@@ -141,6 +148,25 @@ const _refundBody = z.object({
   currency: z.string().optional(),
   customer_note: z.string().max(500).optional(),
   merchant_note: z.string().max(500).optional(),
+});
+
+/** Paystack's default page size of `GET /transaction`. */
+const DEFAULT_PER_PAGE = 50;
+
+/** A positive integer query value. */
+const _positive = z.string().regex(/^[0-9]{1,9}$/).transform(Number).refine((n) => n >= 1);
+
+/** A timestamp query value: an ISO 8601 date or date-time, as Paystack takes `from` and `to`. */
+const _timestamp = z.string().refine((text) => Number.isFinite(Date.parse(text))).transform((text) =>
+  new Date(Date.parse(text)).toISOString()
+);
+
+const _listQuery = z.object({
+  status: z.enum(["success", "failed", "abandoned", "reversed"]).optional(),
+  from: _timestamp.optional(),
+  to: _timestamp.optional(),
+  perPage: _positive.optional(),
+  page: _positive.optional(),
 });
 
 const _settleBody = z.object({
@@ -275,7 +301,7 @@ export function createSandboxPaystack(
     log,
   });
   const closing = new AbortController();
-  const calls: Record<SandboxCall, number> = { initialize: 0, verify: 0, refund: 0, checkout: 0, settle: 0 };
+  const calls: Record<SandboxCall, number> = { initialize: 0, verify: 0, refund: 0, list: 0, checkout: 0, settle: 0 };
   const base = publicBaseUrl?.replace(/\/+$/, "");
 
   let ready: Promise<void> | null = null;
@@ -391,6 +417,36 @@ export function createSandboxPaystack(
         status: true,
         message: "Verification successful",
         data: inFlight === null ? data : inFlightData(data, inFlight),
+      });
+    }),
+  );
+
+  // The transactions of a window, newest first, with Paystack's offset paging block.
+  app.get(
+    "/transaction",
+    api("list", async (c) => {
+      const parsed = _listQuery.safeParse(c.req.query());
+      if (!parsed.success) {
+        const field = parsed.error.issues[0]?.path[0];
+        return _fail(c, 400, `Invalid ${typeof field === "string" ? field : "query"}`, {
+          type: "validation_error",
+          nextStep: "Check the query parameters: status, from, to, perPage, page",
+        });
+      }
+      const { status = null, from = null, to = null, perPage = DEFAULT_PER_PAGE, page = 1 } = parsed.data;
+      const listed = await store.listTransactions({ status, from, to, perPage, page });
+      return c.json({
+        status: true,
+        message: "Transactions retrieved",
+        data: await Promise.all(listed.transactions.map(listedTransactionData)),
+        meta: {
+          total: listed.total,
+          total_volume: listed.totalVolume,
+          skipped: (page - 1) * perPage,
+          perPage,
+          page,
+          pageCount: Math.ceil(listed.total / perPage),
+        },
       });
     }),
   );

@@ -279,12 +279,36 @@ export type CreateRefundResult =
   | { outcome: "created"; refund: SandboxRefund; transaction: SandboxTransaction }
   | { outcome: "refused"; reason: RefundRefusal; transaction: SandboxTransaction | null };
 
+/** Input of {@linkcode SandboxStore.listTransactions}. */
+export interface ListQuery {
+  /** Only transactions in this status; all when `null`. */
+  status: SandboxTransactionStatus | null;
+  /** Created at or after (ISO 8601); no bound when `null`. */
+  from: string | null;
+  /** Created at or before (ISO 8601); no bound when `null`. */
+  to: string | null;
+  perPage: number;
+  /** From 1. */
+  page: number;
+}
+
+/** One page of {@linkcode SandboxStore.listTransactions}. */
+export interface ListResult {
+  transactions: SandboxTransaction[];
+  /** How many transactions match, on every page. */
+  total: number;
+  /** Sum of the matching transactions' amounts (what was charged, else what was asked). */
+  totalVolume: number;
+}
+
 /** The sandbox's queries. */
 export interface SandboxStore {
   /** Inserts a transaction; `null` when the reference is taken. */
   insertTransaction(input: NewTransaction): Promise<SandboxTransaction | null>;
   findByReference(reference: string): Promise<SandboxTransaction | null>;
   findByAccessCode(accessCode: string): Promise<SandboxTransaction | null>;
+  /** One page of the transactions matching `query`, newest first (by creation, then id). */
+  listTransactions(query: ListQuery): Promise<ListResult>;
   /** Settles an `abandoned` or `failed` transaction; once `success`, never again. */
   settle(input: SettleInput): Promise<SettleResult>;
   /** Records a refund of a successful transaction, never beyond what remains. */
@@ -338,6 +362,29 @@ export function createSandboxStore(db: SqlClient): SandboxStore {
     },
 
     findByAccessCode,
+
+    async listTransactions(query) {
+      const filter = `where ($1::text is null or status = $1::text)
+                        and ($2::timestamptz is null or created_at >= $2::timestamptz)
+                        and ($3::timestamptz is null or created_at <= $3::timestamptz)`;
+      const args = [query.status, query.from, query.to];
+      const [counted] = await db.query(
+        `select count(*)::int8 as total, coalesce(sum(coalesce(settled_amount, amount)), 0)::int8 as volume
+           from sandbox_paystack.transactions ${filter}`,
+        args,
+      );
+      const rows = await db.query(
+        `select * from sandbox_paystack.transactions ${filter}
+          order by created_at desc, id desc
+          limit $4::int8 offset $5::int8`,
+        [...args, String(query.perPage), String((query.page - 1) * query.perPage)],
+      );
+      return {
+        transactions: rows.map(_transaction),
+        total: _int(counted?.total ?? 0),
+        totalVolume: _int(counted?.volume ?? 0),
+      };
+    },
 
     settle(input) {
       return db.transaction(async (tx): Promise<SettleResult> => {
