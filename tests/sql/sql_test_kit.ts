@@ -138,3 +138,102 @@ export async function walk(db: SqlSession, reference: string, path: string[]): P
   }
   return payment;
 }
+
+// -----------------------------------------------------------------------------
+// Money helpers of the refund and debit suites (refunds_test.ts, debits_test.ts).
+// -----------------------------------------------------------------------------
+
+/** Creates a payment and credits it with its own amount: completed, its wallet credited. */
+export async function creditedPayment(db: SqlSession, options: NewPaymentOptions = {}): Promise<Payment> {
+  const p = await newPayment(db, options);
+  const result = await rpc<{ outcome: string; payment: Payment }>(db, "credit_user", {
+    p_reference: p.reference,
+    p_amount: p.amount,
+    p_currency: p.currency,
+  });
+  assert.equal(result.outcome, "credited");
+  return result.payment;
+}
+
+/** Asserts that check_ledger_invariants() reports nothing. */
+export async function assertLedgerHolds(db: SqlSession): Promise<void> {
+  assert.deepEqual(await rpcRows(db, "check_ledger_invariants"), []);
+}
+
+/** Everything a user's money is made of, as stored (see {@linkcode moneyOf}). */
+export interface MoneySnapshot {
+  wallets: { currency: string; balance: number; held: number; lock_version: number }[];
+  payments: { reference: string; state: string; refunded_amount: number; lock_version: number }[];
+  refunds: { id: string; state: string; amount: number; updated_at: string }[];
+  ledger: { id: string; type: string; amount: number }[];
+  refund_requests: { id: string; status: string; refund_id: string | null }[];
+}
+
+/**
+ * A user's wallets, payments, refunds, ledger entries and refund requests, for
+ * asserting that a refused call wrote nothing: compare a snapshot taken
+ * before with one taken after.
+ */
+export async function moneyOf(db: SqlSession, userId: string): Promise<MoneySnapshot> {
+  const [row] = await db.query<{ snapshot: MoneySnapshot }>(
+    `select pg_catalog.jsonb_build_object(
+       'wallets', (select coalesce(jsonb_agg(jsonb_build_object('currency', w.currency, 'balance', w.balance,
+                     'held', w.held, 'lock_version', w.lock_version) order by w.currency), '[]')
+                     from public.wallets w where w.user_id = $1),
+       'payments', (select coalesce(jsonb_agg(jsonb_build_object('reference', p.reference, 'state', p.state,
+                      'refunded_amount', p.refunded_amount, 'lock_version', p.lock_version) order by p.reference), '[]')
+                      from public.payment_logs p where p.user_id = $1),
+       'refunds', (select coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'state', r.state, 'amount', r.amount,
+                     'updated_at', r.updated_at) order by r.id), '[]')
+                     from public.refunds r where r.user_id = $1),
+       'ledger', (select coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'type', t.type, 'amount', t.amount)
+                    order by t.id), '[]')
+                    from public.sms_transactions t where t.user_id = $1),
+       'refund_requests', (select coalesce(jsonb_agg(jsonb_build_object('id', q.id, 'status', q.status,
+                             'refund_id', q.refund_id) order by q.id), '[]')
+                             from public.refund_requests q
+                             join public.payment_logs p on p.reference = q.payment_reference
+                            where p.user_id = $1)) as snapshot`,
+    [userId],
+  );
+  return row!.snapshot;
+}
+
+/** Waits until `count` sessions of this database named one of `names` wait on a lock (pg_stat_activity). */
+export async function waitForLockWaiters(db: SqlSession, names: readonly string[], count: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const [row] = await db.query<{ n: string }>(
+      `select count(*) as n from pg_stat_activity
+        where datname = current_database() and application_name = any($1::text[]) and wait_event_type = 'Lock'`,
+      [[...names]],
+    );
+    if (Number(row?.n) >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`${count} of ${names.join(", ")} never waited on the lock`);
+}
+
+/**
+ * Starts every racer at once while `blocker` holds the row lock that
+ * `lock.sql` takes (it must select one row FOR UPDATE), and releases it only
+ * when all of them are seen waiting on a lock in pg_stat_activity: their
+ * transactions provably overlap. Each racer runs on its own connection,
+ * whose application_name is one of `names`.
+ */
+export async function raceBehindLock<T>(
+  db: SqlClient,
+  blocker: SqlClient,
+  names: readonly string[],
+  racers: (() => Promise<T>)[],
+  lock: { sql: string; params: unknown[] },
+): Promise<PromiseSettledResult<T>[]> {
+  let running: Promise<PromiseSettledResult<T>[]> | undefined;
+  await blocker.transaction(async (tx) => {
+    const locked = await tx.query(lock.sql, lock.params);
+    assert.equal(locked.length, 1, "the blocker holds exactly one row");
+    running = Promise.allSettled(racers.map((run) => run()));
+    await waitForLockWaiters(db, names, racers.length);
+  });
+  return await running!;
+}
