@@ -123,23 +123,62 @@ export interface TransactionPage {
   total: number;
 }
 
+/**
+ * Every status a provider refund takes (Paystack's): `pending` (accepted,
+ * queued), `processing` (sent to the processor), then one of `processed`
+ * (the money went back), `failed` (it did not: the amount is refundable
+ * again) or `needs-attention` (stuck until the merchant acts, e.g. Paystack
+ * needs the customer's bank details; the amount stays taken).
+ */
+export const PROVIDER_REFUND_STATUSES = ["pending", "processing", "processed", "failed", "needs-attention"] as const;
+
+/** A refund status as the provider reports it. */
+export type ProviderRefundStatus = typeof PROVIDER_REFUND_STATUSES[number];
+
 /** Input of {@linkcode PaymentProvider.refund}. */
 export interface RefundInput {
-  reference: string;
-  /** Minor units; the full remaining amount when absent. */
-  amount?: number;
-  currency?: string;
-  merchantNote?: string;
+  /** The paid transaction: the provider reference (ours, or `<reference>.r<n>`) or the provider's transaction id. */
+  transaction: string;
+  /** Minor units to refund; a positive safe integer, at most what remains refundable. */
+  amount: number;
+  /** ISO 4217 code of the transaction. */
+  currency: string;
+  /**
+   * Stored with the refund at the provider and listed back: we put
+   * `refund:<our refund id>` here, so that after a crash between the call and
+   * storing its answer the refund can be found again with
+   * {@linkcode PaymentProvider.listRefunds} instead of being sent twice.
+   * 1 to 500 characters.
+   */
+  merchantNote: string;
+  /** Shown to the customer; the provider's default when absent. */
+  customerNote?: string;
 }
 
-/** The provider's acknowledgement of a refund (usually still `pending`). */
+/** The provider's view of one refund. */
 export interface RefundResult {
+  /** The provider's refund id (Paystack: an integer, as a decimal string). */
   refundId: string;
-  status: string;
+  status: ProviderRefundStatus;
+  /** Minor units. */
   amount: number;
   currency: string;
-  /** The provider's `data` object, unchanged. */
+  /**
+   * The refunded transaction's reference, when the answer names it (the
+   * refund call's answer does; Paystack's fetch and list may carry only the
+   * transaction id); `null` otherwise.
+   */
+  transactionReference: string | null;
+  /** The merchant note stored with the refund (see {@linkcode RefundInput.merchantNote}), `null` when absent. */
+  merchantNote: string | null;
+  /** The provider's refund object, unchanged. */
   raw: unknown;
+}
+
+/** Input of {@linkcode PaymentProvider.listRefunds}. */
+export interface ListRefundsInput {
+  /** The transaction whose refunds to list: the provider reference, or the provider's transaction id. */
+  transaction: string;
 }
 
 /**
@@ -158,8 +197,31 @@ export interface PaymentProvider {
   initialize(input: InitializeInput): Promise<InitializeResult>;
   /** Asks the provider for the truth about one transaction. */
   verify(reference: string): Promise<VerifyResult>;
-  /** Refunds a successful transaction, fully or partly. */
+  /**
+   * Asks the provider to refund a successful transaction, fully or partly
+   * (Paystack's `POST /refund`). Resolves with the refund as the provider
+   * accepted it, usually still `pending`: the outcome comes later, announced
+   * by webhooks and readable with {@linkcode PaymentProvider.fetchRefund}. A
+   * definite refusal (more than what remains refundable, a transaction fully
+   * refunded already or never paid) rejects with a `rejected`
+   * {@linkcode ProviderError}. An `unavailable` rejection means nothing is
+   * known: the refund may exist at the provider all the same, so look for it
+   * with {@linkcode PaymentProvider.listRefunds} (by its merchant note) before
+   * sending it again.
+   */
   refund(input: RefundInput): Promise<RefundResult>;
+  /**
+   * One refund by the provider's id (Paystack's `GET /refund/:id`); a refund
+   * the provider does not know rejects with `not_found`.
+   */
+  fetchRefund(refundId: string): Promise<RefundResult>;
+  /**
+   * Every refund of one transaction, all pages (Paystack's `GET /refund`
+   * filtered by `transaction`), newest first as the provider orders them. A
+   * transaction reference the provider does not know rejects with
+   * `not_found`.
+   */
+  listRefunds(input: ListRefundsInput): Promise<RefundResult[]>;
   /**
    * One page of the provider's own record of transactions in a time window
    * (Paystack's `GET /transaction`): what reconciliation checks our ledger
@@ -185,7 +247,8 @@ export interface PaymentProvider {
  *   nothing happened at the provider, do not store it as a refusal of the
  *   payment; alert, fix the key, retry.
  * - `unavailable`: network error, timeout, 5xx, 408 or 429; nothing is known, retry later.
- * - `not_found`: verify of a reference the provider does not know.
+ * - `not_found`: verify (or a refund listing) of a transaction reference the
+ *   provider does not know, or a fetch of a refund id it does not know.
  * - `invalid_response`: an answer we could not parse; treat like `unavailable`
  *   for money (nothing is known) but alert, it means the contract changed.
  */

