@@ -1,0 +1,141 @@
+/**
+ * The service on the real local stack, as `tests/support/stack.ts` starts it
+ * (supabase-js → RPC gateway → Postgres, @upstash/redis → Upstash proxy →
+ * Redis, Paystack adapter → the sandbox mounted in the same server), with
+ * what a benchmark needs on top:
+ *
+ * - the pool size of the database handle the gateway and the sandbox share;
+ * - a quiet logger (lines are formatted as in production, then dropped:
+ *   formatting costs CPU, the I/O to a log shipper is not ours to measure);
+ * - round-trip counters: supabase-js' fetch (`rpc:<fn>`, counted by the
+ *   runtime's own `trace` hook), each Upstash REST request (`redis`, counted
+ *   at the proxy), and each provider call (`provider:<op>`, counted where the
+ *   sandbox is mounted — the Paystack adapter's fetch is built inside the
+ *   runtime, so its requests are counted at the server side).
+ *
+ * @module
+ */
+import { signDevToken } from "../../src/auth/dev_token.ts";
+import { type Config, DEV_JWT_SECRET, loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { buildRuntime, type Runtime } from "../../src/runtime/build_runtime.ts";
+import { createTestDatabase, type TestDatabase } from "../../tests/support/test_db.ts";
+
+/** The Redis the benchmark locks in (behind the local Upstash proxy). */
+export function benchRedisUrl(): string {
+  return Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+}
+
+/** Whether something answers a RESP `PING` at {@linkcode benchRedisUrl} within a second. */
+async function _redisAnswers(): Promise<boolean> {
+  const url = new URL(benchRedisUrl());
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port || 6379) });
+    await conn.write(new TextEncoder().encode("PING\r\n"));
+    const timer = setTimeout(() => conn?.close(), 1000);
+    const n = await conn.read(new Uint8Array(64)).finally(() => clearTimeout(timer));
+    return n !== null && n > 0;
+  } catch {
+    return false;
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // closed by the timer
+    }
+  }
+}
+
+/** A running benchmark stack. */
+export interface BenchStack {
+  /** Base URL of the service, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  config: Config;
+  runtime: Runtime;
+  database: TestDatabase;
+  /** Round-trip events in the order they happened (`rpc:<fn>`, `redis`, `provider:<op>`), while recording. */
+  events: string[];
+  /** Starts (true) or stops (false) appending to {@linkcode BenchStack.events}. */
+  record(on: boolean): void;
+  /** A user's access token (a random user when omitted). */
+  userToken(userId?: string): Promise<string>;
+  /** A service-role key. */
+  serviceToken(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startBenchStack}. */
+export interface BenchStackOptions {
+  /** Connections of the pool the RPC gateway and the sandbox share. @default 10 (the runtime's own default) */
+  poolSize?: number;
+}
+
+const SANDBOX_API = /\/sandbox\/paystack\/(transaction\/initialize|transaction\/verify|refund)\b/;
+
+/** Starts the stack on an ephemeral port, on a database of its own. */
+export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {}): Promise<BenchStack> {
+  if (!(await _redisAnswers())) throw new Error(`The benchmark needs Redis at ${benchRedisUrl()}`);
+  const database = await createTestDatabase({ max: poolSize });
+  if (!database.url) {
+    await database.close();
+    throw new Error("The benchmark needs Postgres at DATABASE_URL (default postgres://root@127.0.0.1:5432/postgres)");
+  }
+  const events: string[] = [];
+  let recording = false;
+  const note = (event: string) => {
+    if (recording) events.push(event);
+  };
+  let handler: (req: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+    if (recording) {
+      const op = SANDBOX_API.exec(new URL(req.url).pathname)?.[1];
+      if (op) note(`provider:${op.replace("transaction/", "")}`);
+    }
+    return handler(req);
+  });
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  let runtime: Runtime;
+  let config: Config;
+  try {
+    config = loadConfig({
+      APP_ENV: "test",
+      DATABASE_URL: database.url,
+      REDIS_URL: benchRedisUrl(),
+      PORT: String(server.addr.port),
+      LOCK_PREFIX: `b${crypto.randomUUID().slice(0, 8)}`,
+      LOG_LEVEL: "info",
+    });
+    runtime = await buildRuntime(config, {
+      logger: createLogger({ level: "info", write: () => {} }),
+      db: database.db,
+      skipMigrations: true,
+      // One delivery attempt: the benchmarks turn the sandbox's own webhooks off and deliver their own.
+      sandboxRetrySchedule: [],
+      trace: note,
+    });
+  } catch (error) {
+    await server.shutdown();
+    await database.close();
+    throw error;
+  }
+  handler = runtime.app.fetch;
+  const secret = config.auth.jwtSecret ?? DEV_JWT_SECRET;
+  return {
+    url,
+    config,
+    runtime,
+    database,
+    events,
+    record(on) {
+      recording = on;
+    },
+    userToken: (userId = crypto.randomUUID()) => signDevToken({ secret, userId, email: "payer@example.test" }),
+    serviceToken: () => signDevToken({ secret, role: "service_role" }),
+    async close() {
+      await runtime.close();
+      await server.shutdown();
+      await database.close();
+    },
+  };
+}
