@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./http/app_env.ts";
 import type { Config } from "./config.ts";
@@ -28,21 +28,35 @@ import { createReconcileProviderWindow } from "./payments/reconcile_provider_win
 import { createRunUnderPaymentLock } from "./payments/run_under_payment_lock.ts";
 import { createSettlePayment } from "./payments/settle_payment.ts";
 import { createVerifyPayment } from "./payments/verify_payment.ts";
+import { createRefunds } from "./payments/refund_payment.ts";
+import { createDebitWallet } from "./payments/debit_wallet.ts";
+import { createHandleDatabaseEvent } from "./payments/handle_database_event.ts";
 import { accessLog } from "./http/middleware/access_log.ts";
-import { requireServiceRole, requireUser } from "./http/middleware/auth.ts";
+import { requireServiceRole, requireUser, requireUserOrService } from "./http/middleware/auth.ts";
 import { requestId } from "./http/middleware/request_id.ts";
 import { notFound, onError } from "./http/problem_handlers.ts";
 import { healthRoutes } from "./http/health_routes.ts";
 import { jobsRoutes } from "./http/jobs_routes.ts";
 import { paymentsRoutes } from "./http/payments_routes.ts";
 import { walletRoutes } from "./http/wallet_routes.ts";
+import { refundRoutes } from "./http/refund_routes.ts";
+import { debitRoutes } from "./http/debit_routes.ts";
+import { dbHookRoutes, parseRefundRequest } from "./http/db_hook_routes.ts";
 import { webhookRoutes } from "./http/webhook_routes.ts";
 
 /** Everything the app is built from. */
 export interface AppDeps {
   config: Pick<
     Config,
-    "maxBodyBytes" | "auth" | "provider" | "lock" | "idempotency" | "reconcile" | "currencies" | "publicBaseUrl"
+    | "maxBodyBytes"
+    | "auth"
+    | "provider"
+    | "lock"
+    | "idempotency"
+    | "reconcile"
+    | "currencies"
+    | "publicBaseUrl"
+    | "dbWebhookSecret"
   >;
   store: PaymentStore;
   locks: LockService;
@@ -83,7 +97,8 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   const confirm = createConfirmWithProvider({ store, provider, logger, metrics, clock });
   const runUnderLock = createRunUnderPaymentLock({ locks, store, logger, metrics, lock: config.lock });
   const settle = createSettlePayment({ store, runUnderLock, confirm });
-  const reconcile = createReconcilePayments({ store, settle, logger, thresholds: config.reconcile });
+  const refunds = createRefunds({ store, provider, logger, metrics });
+  const reconcile = createReconcilePayments({ store, settle, refunds, logger, metrics, thresholds: config.reconcile });
   const reconcileWindow = createReconcileProviderWindow({ provider, store, settle, logger, metrics });
   const reconcileProvider = createReconcileProvider({ provider, store, reconcileWindow, clock, logger });
   const initialize = createInitializePayment({
@@ -92,9 +107,12 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
     logger,
     idempotency: config.idempotency,
     responses: initializeResponses,
+    callbackUrl: config.provider.callbackUrl ?? undefined,
   });
   const verify = createVerifyPayment({ store, settle });
-  const handleEvent = createHandleProviderEvent({ store, runUnderLock, confirm, logger, metrics });
+  const handleEvent = createHandleProviderEvent({ store, runUnderLock, confirm, refunds, logger, metrics });
+  const debit = createDebitWallet({ store, logger, metrics });
+  const handleDatabaseEvent = createHandleDatabaseEvent({ store, refunds, logger, parseRefundRequest });
 
   const app = new Hono<AppEnv>();
   app.use(requestId({ logger }));
@@ -109,6 +127,11 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
 
   const user = requireUser({ verifier });
   const service = requireServiceRole({ verifier, serviceRoleKey: config.auth.serviceRoleKey });
+  const userOrService = requireUserOrService({ verifier, serviceRoleKey: config.auth.serviceRoleKey });
+  // Refunds and debits are the service role's (refund lists, the owner's too);
+  // everything else under /v1/payments and /v1/wallet is a signed-in user's.
+  const byPath = (shared: (path: string) => boolean): MiddlewareHandler<AppEnv> => (c, next) =>
+    shared(c.req.path) ? userOrService(c, next) : user(c, next);
   // Shares app's router: routes land under the base path, the middleware above stays global.
   const api = app.basePath(deps.basePath ?? "/");
   api.route(
@@ -117,13 +140,16 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
       probes: { database: () => store.ping(), redis: () => locks.status() },
     }),
   );
-  api.use("/v1/payments/*", user);
+  api.use("/v1/payments/*", byPath((path) => path.endsWith("/refunds")));
   api.use("/v1/payments", user);
-  api.use("/v1/wallet/*", user);
+  api.use("/v1/wallet/*", byPath((path) => path.endsWith("/v1/wallet/debits")));
   api.use("/v1/wallet", user);
   api.use("/v1/jobs/*", service);
   api.route("/v1/payments", paymentsRoutes({ store, currencies: config.currencies, initialize, verify }));
+  api.route("/v1/payments", refundRoutes({ store, refunds }));
   api.route("/v1/wallet", walletRoutes({ store }));
+  api.route("/v1/wallet", debitRoutes({ currencies: config.currencies, debit }));
+  api.route("/v1/hooks", dbHookRoutes({ secret: config.dbWebhookSecret, handle: handleDatabaseEvent }));
   api.route(
     "/v1/webhooks",
     webhookRoutes({

@@ -90,6 +90,12 @@ export interface Config {
     /** Paystack API base; the mounted sandbox when `sandbox` is true. */
     baseUrl: string;
     timeoutMs: number;
+    /**
+     * Where the provider sends the customer after checkout (Paystack's
+     * `callback_url`, e.g. the app's deep link); the provider's dashboard
+     * setting when null.
+     */
+    callbackUrl: string | null;
   };
   lock: {
     /** Key namespace, e.g. `dev` → `dev:lock:payment:<ref>`. */
@@ -144,6 +150,7 @@ const envSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   PAYSTACK_SECRET_KEY: z.string().regex(/^sk_(test|live)_\w+$/, "must look like sk_test_… or sk_live_…").optional(),
   PAYSTACK_BASE_URL: url.optional(),
+  PAYSTACK_CALLBACK_URL: url.optional(),
   PROVIDER_TIMEOUT_MS: intFrom(100, 60_000).default(10_000),
   LOCK_PREFIX: z.string().regex(/^[\w.-]{1,40}$/).optional(),
   LOCK_LEASE_MS: intFrom(100, 300_000).default(10_000),
@@ -278,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       baseUrl: (e.PAYSTACK_BASE_URL ?? (sandbox ? `${publicBaseUrl}/sandbox/paystack` : "https://api.paystack.co"))
         .replace(/\/$/, ""),
       timeoutMs: e.PROVIDER_TIMEOUT_MS,
+      callbackUrl: e.PAYSTACK_CALLBACK_URL ?? null,
     },
     lock: {
       prefix: e.LOCK_PREFIX ?? (e.APP_ENV === "production" ? "prod" : e.APP_ENV === "test" ? "test" : "dev"),

@@ -22,6 +22,7 @@ import type { ConfirmInput, ConfirmResult } from "./confirm_with_provider.ts";
 import type { ProviderEvent } from "./provider_event.ts";
 import type { RunUnderPaymentLock } from "./run_under_payment_lock.ts";
 import { paymentReferenceOf } from "./provider_reference.ts";
+import type { Refunds } from "./refund_payment.ts";
 
 /** How a webhook was handled (returned in the 200 body, for operators). */
 export type WebhookOutcome =
@@ -31,20 +32,24 @@ export type WebhookOutcome =
   /** Stored; nothing (more) to do for it. */
   | "recorded"
   /** Another holder has the payment: stored, it (or reconciliation) settles it. */
-  | "deferred";
+  | "deferred"
+  /** A refund event: the provider's refund status was applied / is not a refund of ours. */
+  | "refund_updated"
+  | "unknown_refund";
 
 /** Dependencies of {@linkcode createHandleProviderEvent}. */
 export interface ProviderEventDeps {
   store: PaymentStore;
   runUnderLock: RunUnderPaymentLock;
   confirm: (input: ConfirmInput) => Promise<ConfirmResult>;
+  refunds: Pick<Refunds, "refreshFromProvider">;
   logger: Logger;
   metrics: Metrics;
 }
 
 /** Builds the use case. */
 export function createHandleProviderEvent(
-  { store, runUnderLock, confirm, logger, metrics }: ProviderEventDeps,
+  { store, runUnderLock, confirm, refunds, logger, metrics }: ProviderEventDeps,
 ): (event: ProviderEvent) => Promise<{ outcome: WebhookOutcome }> {
   return async function handleProviderEvent(event) {
     const { provider, eventKey, eventType, reference, payload } = event;
@@ -57,6 +62,15 @@ export function createHandleProviderEvent(
       return { outcome };
     };
 
+    if (event.claim === "refund_updated") {
+      // Never short-cut a redelivery: applying the provider's refund status is
+      // idempotent, and the event is marked processed only with its effect.
+      const refreshed = await refunds.refreshFromProvider(
+        { refundId: event.refundId, transaction: reference },
+        { provider, eventKey, eventType, payload },
+      );
+      return done(refreshed.outcome);
+    }
     if (event.claim !== "payment_succeeded" || reference === null) {
       const recorded = await record(false, null);
       return done(recorded.duplicate ? "duplicate" : "recorded");

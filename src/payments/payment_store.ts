@@ -10,14 +10,16 @@
  */
 import type { PaymentState } from "./payment_state.ts";
 import type { CreditResult, Payment } from "./payment.ts";
+import type { Debit, Refund, RefundStatusUpdate } from "./refund.ts";
 
 export type { CreditOutcome, CreditResult, Payment, StateTransition } from "./payment.ts";
 
 /**
  * What processing a stored webhook event did (`webhook_events.outcome`, a
  * closed list in SQL too): a credit attempt's outcome, the payment failed
- * (`failed`), nothing to do for a settled payment (`already_settled`), or no
- * payment of ours (`unknown_reference`).
+ * (`failed`), nothing to do for a settled payment (`already_settled`), no
+ * payment of ours (`unknown_reference`), a refund status applied
+ * (`refund_updated`) or no refund of ours (`unknown_refund`).
  */
 export const WEBHOOK_EVENT_OUTCOMES = [
   "credited",
@@ -27,10 +29,47 @@ export const WEBHOOK_EVENT_OUTCOMES = [
   "failed",
   "already_settled",
   "unknown_reference",
+  "refund_updated",
+  "unknown_refund",
 ] as const;
 
 /** What processing a stored webhook event did. */
 export type WebhookEventOutcome = typeof WEBHOOK_EVENT_OUTCOMES[number];
+
+/** Input of {@linkcode PaymentStore.beginRefund}. */
+export interface BeginRefundInput {
+  reference: string;
+  /** Minor units; null refunds everything still refundable. */
+  amount: number | null;
+  reason: string;
+  /** `api:<Idempotency-Key>` or `refund_request:<id>`. */
+  requestKey: string;
+  fingerprint: string;
+  refundRequestId: string | null;
+}
+
+/** Input of {@linkcode PaymentStore.applyRefundStatus}. */
+export interface ApplyRefundStatusInput {
+  /** Ours, when known; else the provider's id finds it. */
+  refundId: string | null;
+  providerRefundId: string | null;
+  status: RefundStatusUpdate;
+  providerPayload: unknown;
+  failureReason: string | null;
+  actor: string;
+  /** The webhook event that brought the news, recorded in the same transaction. */
+  event: { provider: string; eventKey: string; eventType: string; payload: unknown } | null;
+}
+
+/** Input of {@linkcode PaymentStore.debitWallet}. */
+export interface DebitWalletInput {
+  userId: string;
+  currency: string;
+  amount: number;
+  reason: string;
+  idempotencyKey: string;
+  fingerprint: string;
+}
 
 /** Input of {@linkcode PaymentStore.beginPaymentRequest}. */
 export interface BeginPaymentRequestInput {
@@ -111,6 +150,10 @@ export interface ReconcileCandidate {
 export interface WalletBalance {
   currency: string;
   balance: number;
+  /** Reserved for refunds in flight. */
+  held: number;
+  /** Spendable: balance − held. */
+  available: number;
   updated_at: string;
 }
 
@@ -188,8 +231,6 @@ export interface PaymentStore {
   openProviderAttempt(reference: string): Promise<Payment>;
   /** The user's own payment, or null (someone else's is null too). */
   getPayment(userId: string, reference: string): Promise<Payment | null>;
-  /** Any payment by reference (service use: webhooks, reconciliation). */
-  getPaymentByReference(reference: string): Promise<Payment | null>;
   /** The user's payments, newest first. */
   listPayments(userId: string, limit: number, cursor: Cursor | null): Promise<Page<Payment>>;
   /** pending → processing, idempotent when already further. Stores the fence. */
@@ -245,6 +286,32 @@ export interface PaymentStore {
   purgeIdempotencyKeys(): Promise<number>;
   /** The highest fencing token any payment has seen (0 when none). */
   maxFence(): Promise<number>;
+
+  /**
+   * Reserves and records a refund (pending), or answers the refund this
+   * request key made before. Refusals: `refund_exceeds_payment`,
+   * `insufficient_balance` (credit spent), `payment_not_refundable`,
+   * `idempotency_key_reused`, `payment_not_found`.
+   */
+  beginRefund(input: BeginRefundInput): Promise<{ outcome: "created" | "existing"; refund: Refund }>;
+  /** Marks a refund_requests row that could not become a refund; false when it was handled already. */
+  refuseRefundRequest(refundRequestId: string, failureReason: string): Promise<boolean>;
+  /** Claims the one provider call of a pending refund (false when someone else holds it or it is not pending). */
+  claimRefundSubmission(refundId: string, claimSeconds: number): Promise<{ claimed: boolean; refund: Refund | null }>;
+  /** The provider could not be reached: the refund stays pending and may be retried at once. */
+  releaseRefundClaim(refundId: string): Promise<void>;
+  /** Applies the provider's word on a refund (once), recording the webhook event that brought it, if any. */
+  applyRefundStatus(input: ApplyRefundStatusInput): Promise<{ changed: boolean; refund: Refund | null }>;
+  /** A payment's refunds (its owner's when `userId` is given); null when there is no such payment. */
+  listRefunds(reference: string, userId: string | null): Promise<Refund[] | null>;
+  /** Refunds still in flight past the thresholds, oldest first. */
+  refundCandidates(input: {
+    pendingOlderThanSeconds: number;
+    inFlightOlderThanSeconds: number;
+    limit: number;
+  }): Promise<Refund[]>;
+  /** Spends credit; a replay of the key answers the first debit. Refusals: `insufficient_balance`, `idempotency_key_reused`. */
+  debitWallet(input: DebitWalletInput): Promise<{ replayed: boolean; debit: Debit }>;
   /** Readiness probe: one trivial RPC. */
   ping(): Promise<void>;
 }

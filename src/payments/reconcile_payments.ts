@@ -2,12 +2,16 @@
  * One reconciliation pass: payments stuck in pending or processing past the
  * thresholds are confirmed with the provider through the same settle path as
  * verify; those the provider still has unpaid after the abandonment age are
- * failed. Expired idempotency records are purged in the same pass.
+ * failed. Refunds stuck in flight are asked about again (sent, if the
+ * provider never got them; applied, if it finished them). Expired
+ * idempotency records are purged in the same pass.
  *
  * @module
  */
 import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import type { PaymentStore } from "./payment_store.ts";
+import type { Refunds } from "./refund_payment.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 
 /** What a pass did. */
@@ -19,19 +23,29 @@ export interface ReconcileSummary {
   unchanged: number;
   locked: number;
   errors: number;
+  /** Refunds still in flight that were checked with the provider, and what became of them. */
+  refunds: { examined: number; processed: number; failed: number; in_flight: number; errors: number };
   purged_idempotency_keys: number;
+  /** Rows of check_ledger_invariants() after the pass: anything but 0 pages someone. */
+  invariant_violations: number;
 }
 
 /** Dependencies of {@linkcode createReconcilePayments}. */
 export interface ReconcileDeps {
   store: PaymentStore;
   settle: (input: SettleInput) => Promise<SettleResult>;
+  refunds: Pick<Refunds, "advanceRefund">;
   logger: Logger;
+  metrics: Metrics;
   thresholds: {
     pendingAfterSeconds: number;
     processingAfterSeconds: number;
     abandonAfterHours: number;
     batchSize: number;
+    /** Refunds not sent (or whose answer was lost) are re-checked after this long. @default 300 */
+    refundPendingAfterSeconds?: number;
+    /** Refunds the provider has not finished are re-checked after this long. @default 900 */
+    refundInFlightAfterSeconds?: number;
   };
   /** Payments settled at once. @default 4 */
   concurrency?: number;
@@ -39,7 +53,7 @@ export interface ReconcileDeps {
 
 /** Builds the use case. */
 export function createReconcilePayments(
-  { store, settle, logger, thresholds, concurrency = 4 }: ReconcileDeps,
+  { store, settle, refunds, logger, metrics, thresholds, concurrency = 4 }: ReconcileDeps,
 ): () => Promise<ReconcileSummary> {
   return async function reconcilePayments() {
     const candidates = await store.reconcileCandidates({
@@ -55,7 +69,9 @@ export function createReconcilePayments(
       unchanged: 0,
       locked: 0,
       errors: 0,
+      refunds: { examined: 0, processed: 0, failed: 0, in_flight: 0, errors: 0 },
       purged_idempotency_keys: 0,
+      invariant_violations: 0,
     };
     const queue = [...candidates];
     const worker = async () => {
@@ -78,7 +94,33 @@ export function createReconcilePayments(
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    const stuckRefunds = await store.refundCandidates({
+      pendingOlderThanSeconds: thresholds.refundPendingAfterSeconds ?? 300,
+      inFlightOlderThanSeconds: thresholds.refundInFlightAfterSeconds ?? 900,
+      limit: thresholds.batchSize,
+    });
+    summary.refunds.examined = stuckRefunds.length;
+    for (const refund of stuckRefunds) {
+      try {
+        const advanced = await refunds.advanceRefund(refund, "reconcile");
+        if (advanced.state === "processed") summary.refunds.processed++;
+        else if (advanced.state === "failed") summary.refunds.failed++;
+        else summary.refunds.in_flight++;
+      } catch (error) {
+        summary.refunds.errors++;
+        logger.error("reconcile: refund not advanced", { refund_id: refund.id, error });
+      }
+    }
     summary.purged_idempotency_keys = await store.purgeIdempotencyKeys();
+    // The money rules re-derived from scratch; the writers are built so this
+    // is always empty. A row that persists across passes is a bug or
+    // tampering (a payment being settled right now may show for a moment).
+    const violations = await store.checkLedgerInvariants();
+    summary.invariant_violations = violations.length;
+    if (violations.length > 0) {
+      metrics.inc("ledger_invariant_violations_total", {}, violations.length);
+      logger.error("LEDGER INVARIANTS BROKEN", { violations: violations.slice(0, 20) });
+    }
     logger.info("reconcile pass", { ...summary });
     return summary;
   };

@@ -13,7 +13,7 @@
  */
 import type { Config } from "../config.ts";
 import type { SqlClient } from "../db/sql_client.ts";
-import { systemClock } from "../observability/clock.ts";
+import { systemClock, type Timers } from "../observability/clock.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import type { SandboxPaystack } from "../providers/sandbox/sandbox_paystack.ts";
 import { assembleService, type ServiceBackends, type ServiceOptions, type ServiceRuntime } from "./service_runtime.ts";
@@ -25,6 +25,8 @@ import { assembleService, type ServiceBackends, type ServiceOptions, type Servic
 export interface BuildRuntimeOptions extends Omit<ServiceOptions, "basePath"> {
   /** Sandbox webhook retry schedule override (tests use short ones). */
   sandboxRetrySchedule?: number[];
+  /** The timers the sandbox's refund steps wait on (tests pass a manual clock). */
+  sandboxTimers?: Timers;
   /** Skip applying migrations at start (they are applied by `deno task db:migrate`). @default false */
   skipMigrations?: boolean;
   /**
@@ -199,6 +201,7 @@ async function _startSandbox(
     appEnv: config.appEnv,
     log: (entry) => options.logger.info("sandbox", entry),
     ...(options.sandboxRetrySchedule ? { retrySchedule: options.sandboxRetrySchedule } : {}),
+    ...(options.sandboxTimers ? { timers: options.sandboxTimers } : {}),
   });
   closers.push(() => sandbox.close());
   return sandbox;

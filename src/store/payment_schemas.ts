@@ -20,7 +20,10 @@ import {
   timestampSchema,
 } from "../payments/payment.ts";
 
+import { debitSchema, refundSchema } from "../payments/refund.ts";
+
 export { creditResultSchema, paymentSchema } from "../payments/payment.ts";
+export { refundSchema } from "../payments/refund.ts";
 
 const httpStatusSchema = z.number().int().min(100).max(599);
 
@@ -64,7 +67,13 @@ export const candidatesSchema = z.array(z.object({
 
 /** `get_wallet`. */
 export const walletSchema = z.object({
-  balances: z.array(z.object({ currency: currencySchema, balance: moneySchema, updated_at: timestampSchema })),
+  balances: z.array(z.object({
+    currency: currencySchema,
+    balance: moneySchema,
+    held: moneySchema,
+    available: moneySchema,
+    updated_at: timestampSchema,
+  })),
   items: z.array(z.object({
     id: z.guid(),
     reference: z.string().min(1),
@@ -87,6 +96,21 @@ export const violationsSchema = z.array(z.object({
 
 /** `max_fence`: the highest fencing token any payment has seen. */
 export const fenceSchema = z.number().int().nonnegative().refine(Number.isSafeInteger);
+
+/** `begin_refund`. */
+export const beginRefundResultSchema = z.object({
+  outcome: z.enum(["created", "existing"]),
+  refund: refundSchema,
+});
+
+/** `claim_refund_submission`. */
+export const refundClaimSchema = z.object({ claimed: z.boolean(), refund: refundSchema.nullable() });
+
+/** `apply_refund_status`. */
+export const appliedRefundSchema = z.object({ changed: z.boolean(), refund: refundSchema.nullable() });
+
+/** `debit_wallet`. */
+export const debitResultSchema = z.object({ replayed: z.boolean(), debit: debitSchema });
 
 /** `purge_idempotency_keys`. */
 export const purgedCountSchema = z.number().int().nonnegative();

@@ -14,8 +14,12 @@ export const SQLSTATES = {
   PM002: "stale_payment_version",
   PM003: "stale_fence",
   PM004: "payment_not_found",
+  PM005: "refund_exceeds_payment",
+  PM006: "insufficient_balance",
   PM007: "ledger_append_only",
   PM008: "invalid_argument",
+  PM009: "idempotency_key_reused",
+  PM010: "payment_not_refundable",
 } as const;
 
 /** A SQLSTATE of ours. */
@@ -42,6 +46,10 @@ export function errorFromSqlState(sqlState: PaymentSqlState, message: string): A
     case "stale_payment_version":
     case "stale_fence":
     case "payment_not_found":
+    case "refund_exceeds_payment":
+    case "insufficient_balance":
+    case "idempotency_key_reused":
+    case "payment_not_refundable":
       return new AppError(name, { detail: message });
     case "invalid_argument":
       return new AppError("validation_failed", { detail: message });

@@ -16,15 +16,18 @@
  * @module
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { errorFromSqlState, isPaymentSqlState } from "./sql_states.ts";
 import type { Cursor, PaymentStore, ProviderReconciliationCursor } from "../payments/payment_store.ts";
 import {
+  appliedRefundSchema,
+  beginRefundResultSchema,
   beginResultSchema,
   candidatesSchema,
   changedPaymentSchema,
   creditResultSchema,
+  debitResultSchema,
   fenceSchema,
   paymentPageSchema,
   paymentSchema,
@@ -32,6 +35,8 @@ import {
   providerReferenceResolutionSchema,
   purgedCountSchema,
   reconciliationCursorSchema,
+  refundClaimSchema,
+  refundSchema,
   storedResponseSchema,
   violationsSchema,
   walletSchema,
@@ -190,9 +195,6 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     getPayment: (userId, reference) =>
       call("get_payment", { p_user_id: userId, p_reference: reference }, paymentSchema.nullable()),
 
-    getPaymentByReference: (reference) =>
-      call("get_payment_by_reference", { p_reference: reference }, paymentSchema.nullable()),
-
     listPayments: (userId, limit, cursor) =>
       call("list_payments", { p_user_id: userId, p_limit: limit, ...cursorArgs(cursor) }, paymentPageSchema),
 
@@ -298,6 +300,63 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     purgeIdempotencyKeys: () => call("purge_idempotency_keys", {}, purgedCountSchema),
 
     maxFence: () => call("max_fence", {}, fenceSchema),
+
+    beginRefund: (input) =>
+      call("begin_refund", {
+        p_reference: input.reference,
+        p_amount: input.amount,
+        p_reason: input.reason,
+        p_request_key: input.requestKey,
+        p_fingerprint: input.fingerprint,
+        p_refund_request_id: input.refundRequestId,
+      }, beginRefundResultSchema),
+
+    refuseRefundRequest: (refundRequestId, failureReason) =>
+      call("refuse_refund_request", {
+        p_refund_request_id: refundRequestId,
+        p_failure_reason: failureReason,
+      }, z.boolean()),
+
+    claimRefundSubmission: (refundId, claimSeconds) =>
+      call("claim_refund_submission", { p_refund_id: refundId, p_claim_seconds: claimSeconds }, refundClaimSchema),
+
+    async releaseRefundClaim(refundId) {
+      await rpc("release_refund_claim", { p_refund_id: refundId });
+    },
+
+    applyRefundStatus: (input) =>
+      call("apply_refund_status", {
+        p_refund_id: input.refundId,
+        p_provider_refund_id: input.providerRefundId,
+        p_status: input.status,
+        p_provider_payload: input.providerPayload ?? null,
+        p_failure_reason: input.failureReason,
+        p_actor: input.actor,
+        p_event_provider: input.event?.provider ?? null,
+        p_event_key: input.event?.eventKey ?? null,
+        p_event_type: input.event?.eventType ?? null,
+        p_event_payload: input.event?.payload ?? null,
+      }, appliedRefundSchema),
+
+    listRefunds: (reference, userId) =>
+      call("list_refunds", { p_reference: reference, p_user_id: userId }, z.array(refundSchema).nullable()),
+
+    refundCandidates: (input) =>
+      call("refund_candidates", {
+        p_pending_older_than_seconds: input.pendingOlderThanSeconds,
+        p_in_flight_older_than_seconds: input.inFlightOlderThanSeconds,
+        p_limit: input.limit,
+      }, z.array(refundSchema)),
+
+    debitWallet: (input) =>
+      call("debit_wallet", {
+        p_user_id: input.userId,
+        p_currency: input.currency,
+        p_amount: input.amount,
+        p_reason: input.reason,
+        p_idempotency_key: input.idempotencyKey,
+        p_fingerprint: input.fingerprint,
+      }, debitResultSchema),
 
     async ping() {
       await call("ping", {}, pingSchema);

@@ -9,9 +9,11 @@
 --
 -- Errors raised by this project's SQL use SQLSTATE class PM (mirrored in
 -- src/store/sql_states.ts, which a test keeps equal to the errcodes raised here):
---   PM001 illegal_transition      PM004 payment_not_found
+--   PM001 illegal_transition      PM006 insufficient_balance
 --   PM002 stale_payment_version   PM007 ledger_append_only
 --   PM003 stale_fence             PM008 invalid_argument
+--   PM004 payment_not_found       PM009 idempotency_key_reused
+--   PM005 refund_exceeds_payment  PM010 payment_not_refundable
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -38,6 +40,10 @@ create table public.wallets (
   user_id uuid not null,
   currency text not null check (currency ~ '^[A-Z]{3}$'),
   balance bigint not null default 0 check (balance >= 0),
+  -- Reserved for refunds in flight at the provider: spendable credit is
+  -- balance − held, so a refund the provider is paying out can never find
+  -- its credit spent when it completes. Never more than the balance.
+  held bigint not null default 0 constraint wallets_held_check check (held >= 0 and held <= balance),
   lock_version integer not null default 0,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -114,6 +120,14 @@ create table public.sms_transactions (
   amount bigint not null check (amount > 0),
   currency text not null check (currency ~ '^[A-Z]{3}$'),
   balance_after bigint not null check (balance_after >= 0),
+  -- The refund a `refund` entry settles (one entry per refund, by its
+  -- idempotency_key `refund:<id>`).
+  refund_id uuid,
+  -- Why a `debit` was taken (the SMS platform's words), and the fingerprint
+  -- of the request that took it: a replayed Idempotency-Key with another
+  -- request is refused instead of answered.
+  reason text,
+  request_fingerprint text,
   created_at timestamptz not null default now()
 );
 
@@ -194,7 +208,8 @@ create table public.webhook_events (
   -- What processing the event did (src/payments/payment_store.ts
   -- WEBHOOK_EVENT_OUTCOMES mirrors this list; a test compares them).
   outcome text check (outcome in (
-    'credited', 'already_credited', 'mismatch', 'not_creditable', 'failed', 'already_settled', 'unknown_reference')),
+    'credited', 'already_credited', 'mismatch', 'not_creditable', 'failed', 'already_settled', 'unknown_reference',
+    'refund_updated', 'unknown_refund')),
   unique (provider, event_key)
 );
 
@@ -212,11 +227,59 @@ create table public.refund_requests (
   reason text not null check (length(reason) > 0),
   requested_by text,
   status text not null default 'pending' check (status in ('pending', 'processing', 'succeeded', 'failed')),
+  -- Written by the service in the transaction that acts on the request, so a
+  -- redelivered Database Webhook finds it already handled.
+  refund_id uuid unique,
   provider_refund_id text,
   failure_reason text,
   created_at timestamptz not null default now(),
   processed_at timestamptz
 );
+
+-- -----------------------------------------------------------------------------
+-- refunds: one row per refund, whoever asked (the API or a refund_requests
+-- row). Provider refunds are asynchronous, so a refund lives through states:
+--   pending          the amount is reserved (wallets.held) but the provider
+--                    may not know the refund yet (not sent, or the answer was
+--                    lost): a retry first looks it up by merchant note
+--   processing       the provider accepted it and is paying out
+--   needs_attention  the provider needs a human; the amount stays reserved
+--   processed        money returned: ledger `refund` entry, balance debited,
+--                    the payment's refunded_amount raised — one transaction
+--   failed           refused or failed at the provider: reservation released
+-- request_key makes each request idempotent (`api:<Idempotency-Key>` or
+-- `refund_request:<id>`); submitting_at claims the one provider call.
+-- -----------------------------------------------------------------------------
+create type public.refund_state as enum ('pending', 'processing', 'needs_attention', 'processed', 'failed');
+
+create table public.refunds (
+  id uuid primary key default gen_random_uuid(),
+  payment_log_id uuid not null references public.payment_logs (id),
+  user_id uuid not null,
+  wallet_id uuid not null references public.wallets (id),
+  amount bigint not null check (amount > 0),
+  currency text not null check (currency ~ '^[A-Z]{3}$'),
+  reason text not null check (length(reason) between 1 and 500),
+  request_key text not null unique check (length(request_key) between 1 and 400),
+  request_fingerprint text not null,
+  refund_request_id uuid unique references public.refund_requests (id),
+  state public.refund_state not null default 'pending',
+  provider_refund_id text unique,
+  provider_status text,
+  provider_payload jsonb,
+  failure_reason text,
+  submit_attempts integer not null default 0,
+  submitting_at timestamptz,
+  submitted_at timestamptz,
+  settled_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+create index refunds_payment_idx on public.refunds (payment_log_id, created_at);
+-- Reconciliation re-checks only the refunds still in flight.
+create index refunds_in_flight_idx on public.refunds (state, updated_at)
+  where state in ('pending', 'processing', 'needs_attention');
 
 create index refund_requests_payment_idx on public.refund_requests (payment_reference);
 
@@ -232,10 +295,11 @@ alter table public.sms_transactions enable row level security;
 alter table public.idempotency_keys enable row level security;
 alter table public.webhook_events enable row level security;
 alter table public.refund_requests enable row level security;
+alter table public.refunds enable row level security;
 
 revoke all on table
   public.wallets, public.payment_logs, public.sms_transactions,
-  public.idempotency_keys, public.webhook_events, public.refund_requests
+  public.idempotency_keys, public.webhook_events, public.refund_requests, public.refunds
   from anon, authenticated;
 
 -- Column grants, not table grants: the table API (`/rest/v1/<table>`) would

@@ -179,6 +179,11 @@ begin
     elsif new.state in ('completed', 'failed') then
       new.processing_completed_at := now();
     end if;
+  elsif new.refunded_amount is distinct from old.refunded_amount then
+    -- A partial refund moves money but not the state: the trail records it
+    -- all the same (completed → completed, with who and why).
+    new.state_transitions := new.state_transitions || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+      'from', old.state, 'to', new.state, 'at', private._iso(now()), 'actor', v_actor, 'reason', v_reason));
   end if;
   return new;
 end

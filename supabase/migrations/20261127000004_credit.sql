@@ -224,7 +224,8 @@ begin
     raise exception using errcode = 'PM008', message = 'Cursor needs both created_at and id';
   end if;
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-           'currency', w.currency, 'balance', w.balance, 'updated_at', private._iso(w.updated_at)) order by w.currency),
+           'currency', w.currency, 'balance', w.balance, 'held', w.held, 'available', w.balance - w.held,
+           'updated_at', private._iso(w.updated_at)) order by w.currency),
          '[]'::jsonb)
     into v_balances
     from public.wallets w

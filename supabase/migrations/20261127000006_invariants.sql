@@ -21,6 +21,12 @@
 --                                     (a processed one was checked against the
 --                                     provider's verify, which had the last word),
 --                                     or a provider payload with status success
+--   held_mismatch                     wallet held ≠ the refunds in flight of that wallet
+--   refunded_amount_mismatch          payment refunded_amount ≠ its processed refunds, or ≠
+--                                     its ledger refund entries
+--   refund_without_single_entry       processed refund without exactly one ledger entry, or a
+--                                     ledger refund entry whose refund is not processed
+--   refunded_state_mismatch           state refunded ⇔ fully refunded does not hold
 -- A payment being settled right now may show as paid_not_credited for the
 -- moment between its event being stored and its credit committing: alarm on
 -- a row that persists across two runs, not on one sighting.
@@ -93,6 +99,53 @@ as $$
   ) e on e.payment_reference = p.reference
   where not private._is_settled(p.state, p.failure_reason)
     and (e.events > 0 or p.provider_payload ->> 'status' = 'success')
+
+  union all
+  select 'held_mismatch', w.id::text,
+         pg_catalog.jsonb_build_object('user_id', w.user_id, 'currency', w.currency, 'held', w.held,
+                                       'in_flight', coalesce(f.total, 0))
+  from public.wallets w
+  left join (
+    select r.wallet_id, sum(r.amount) as total
+    from public.refunds r
+    where r.state in ('pending', 'processing', 'needs_attention')
+    group by r.wallet_id
+  ) f on f.wallet_id = w.id
+  where w.held <> coalesce(f.total, 0)
+
+  union all
+  select 'refunded_amount_mismatch', p.reference,
+         pg_catalog.jsonb_build_object('refunded_amount', p.refunded_amount,
+                                       'processed_refunds', coalesce(r.total, 0), 'ledger_refunds', coalesce(l.total, 0))
+  from public.payment_logs p
+  left join (
+    select payment_log_id, sum(amount) as total from public.refunds where state = 'processed' group by payment_log_id
+  ) r on r.payment_log_id = p.id
+  left join (
+    select payment_log_id, sum(amount) as total from public.sms_transactions where type = 'refund' group by payment_log_id
+  ) l on l.payment_log_id = p.id
+  where p.refunded_amount <> coalesce(r.total, 0) or p.refunded_amount <> coalesce(l.total, 0)
+
+  union all
+  select 'refund_without_single_entry', r.id::text,
+         pg_catalog.jsonb_build_object('state', r.state, 'entries', count(t.id))
+  from public.refunds r
+  left join public.sms_transactions t on t.refund_id = r.id and t.type = 'refund'
+  group by r.id
+  having (r.state = 'processed') <> (count(t.id) = 1) or count(t.id) > 1
+
+  union all
+  select 'refund_without_single_entry', t.reference,
+         pg_catalog.jsonb_build_object('ledger_id', t.id, 'refund_id', t.refund_id, 'entries', 1)
+  from public.sms_transactions t
+  left join public.refunds r on r.id = t.refund_id
+  where t.type = 'refund' and r.id is null
+
+  union all
+  select 'refunded_state_mismatch', p.reference,
+         pg_catalog.jsonb_build_object('state', p.state, 'amount', p.amount, 'refunded_amount', p.refunded_amount)
+  from public.payment_logs p
+  where (p.state = 'refunded') <> (p.refunded_amount = p.amount)
 $$;
 
 -- -----------------------------------------------------------------------------

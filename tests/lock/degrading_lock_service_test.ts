@@ -10,7 +10,7 @@ import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
 import { createMemoryLockService } from "../../src/lock/memory_lock_service.ts";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
 import { withLock } from "../../src/lock/with_lock.ts";
-import { ManualClock, within } from "./manual_clock.ts";
+import { ManualClock, within } from "../support/manual_clock.ts";
 
 /** Tracks whether a promise has settled, to assert that it has not yet. */
 function watch<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {

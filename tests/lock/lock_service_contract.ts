@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
 import { withLock } from "../../src/lock/with_lock.ts";
-import { type ManualClock, within } from "./manual_clock.ts";
+import { type ManualClock, within } from "../support/manual_clock.ts";
 
 /** What the contract needs from an adapter under test. */
 export interface LockBackend {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createMemoryLockService, MemoryLockStore } from "../../src/lock/memory_lock_service.ts";
 import { lockServiceContract } from "./lock_service_contract.ts";
-import { ManualClock } from "./manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 lockServiceContract("memory", () => {
   // Several services over one store model several app instances in one process;

@@ -18,7 +18,7 @@ import { createUpstashProxy } from "../../src/local/upstash_proxy.ts";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
 import type { LockService } from "../../src/lock/lock_service.ts";
 import type { LockBackend } from "./lock_service_contract.ts";
-import { ManualClock } from "./manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { redisReachable, testRedisUrl } from "../support/services.ts";
 
 /** The Redis the tests use. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
 import { withLock } from "../../src/lock/with_lock.ts";
-import { ManualClock } from "./manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 /**
  * A service handing out one scripted handle, recording every call on it in

@@ -23,7 +23,7 @@ import {
 } from "../../src/providers/sandbox/sandbox_paystack.ts";
 import { ensureSandboxSchema } from "../../src/providers/sandbox/sandbox_store.ts";
 import { refundSchedule } from "../../src/providers/sandbox/serve_sandbox.ts";
-import { ManualClock } from "../lock/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { createTestDatabase } from "../support/test_db.ts";
 import { type ReceivedWebhook, serveSandbox, startReceiver, submitCheckout, withSandbox } from "./sandbox_fixture.ts";
 

@@ -57,7 +57,9 @@ Deno.test("check_ledger_invariants", async (t) => {
 
     await t.step("a negative balance is reported", async () => {
       await inRollback(db, async (tx) => {
-        await tx.query("alter table public.wallets drop constraint wallets_balance_check");
+        await tx.query(
+          "alter table public.wallets drop constraint wallets_balance_check, drop constraint wallets_held_check",
+        );
         await tx.query("update public.wallets set balance = -10 where id = $1", [wallet]);
         const found = await violations(tx);
         assert.deepEqual(kinds(found), ["balance_mismatch", "negative_balance"]);

@@ -895,6 +895,32 @@ Deno.test("refunds (begin_refund, apply_refund_status, claims, refund requests, 
     );
 
     await t.step(
+      "begin_refund with an unknown refund request, or one already linked to another refund, is PM008 ('not a pending request'), nothing written",
+      async () => {
+        const user = newUserId();
+        const p = await creditedPayment(db, { userId: user, amount: 5000 });
+        const linked = await newRefundRequest(db, p.reference, 1000);
+        await beginRefund(db, p.reference, {
+          p_amount: 1000,
+          p_request_key: `refund_request:${linked}`,
+          p_refund_request_id: linked,
+        });
+        const before = await moneyOf(db, user);
+        await assertSqlState(
+          beginRefund(db, p.reference, { p_amount: 1000, p_request_key: "another-key", p_refund_request_id: linked }),
+          "PM008",
+        );
+        assert.deepEqual(await moneyOf(db, user), before);
+        await assertSqlState(
+          beginRefund(db, p.reference, { p_amount: 1000, p_refund_request_id: crypto.randomUUID() }),
+          "PM008",
+        );
+        assert.deepEqual(await moneyOf(db, user), before);
+        await assertLedgerHolds(db);
+      },
+    );
+
+    await t.step(
       "refuse_refund_request fails a pending request with the reason; a handled or unknown request is false",
       async () => {
         const user = newUserId();
@@ -936,6 +962,28 @@ Deno.test("refunds (begin_refund, apply_refund_status, claims, refund requests, 
           await rpc(db, "refuse_refund_request", { p_refund_request_id: crypto.randomUUID(), p_failure_reason: "x" }),
           false,
         );
+        await assertLedgerHolds(db);
+      },
+    );
+
+    await t.step(
+      "begin_refund with a refund request that was refused is PM008: the refused request stays failed, nothing reserved",
+      async () => {
+        const user = newUserId();
+        const p = await creditedPayment(db, { userId: user, amount: 5000 });
+        const request = await newRefundRequest(db, p.reference);
+        assert.equal(
+          await rpc(db, "refuse_refund_request", { p_refund_request_id: request, p_failure_reason: "refused" }),
+          true,
+        );
+        const before = await moneyOf(db, user);
+        // A redelivered Database Webhook (or a retry) must not revive it.
+        await assertSqlState(
+          beginRefund(db, p.reference, { p_request_key: `refund_request:${request}`, p_refund_request_id: request }),
+          "PM008",
+        );
+        assert.deepEqual(await moneyOf(db, user), before);
+        assert.equal((await refundRequest(db, request)).status, "failed");
         await assertLedgerHolds(db);
       },
     );
@@ -1252,6 +1300,26 @@ Deno.test("check_ledger_invariants: the refund terms", async (t) => {
           const entry = found.find((v) => v.invariant === "refund_without_single_entry");
           assert.equal(entry?.subject, processed.id);
           assert.deepEqual(entry?.detail, { state: "processed", entries: 0 });
+        });
+      },
+    );
+
+    await t.step(
+      "a ledger refund entry whose refund does not exist is refund_without_single_entry",
+      async () => {
+        await inRollback(db, async (tx) => {
+          // Money out through a `refund` entry that no refund row accounts for (refund_id has no foreign key).
+          const ghost = crypto.randomUUID();
+          await tx.query(
+            `insert into public.sms_transactions
+               (reference, idempotency_key, payment_log_id, user_id, wallet_id, type, amount, currency, balance_after,
+                refund_id)
+             values ('refund-ghost', 'refund:ghost', null, $1, $2, 'refund', 500, 'NGN', 3500, $3)`,
+            [user, wallet, ghost],
+          );
+          await tx.query("update public.wallets set balance = balance - 500 where id = $1", [wallet]);
+          const found = await violations(tx);
+          assert.deepEqual(kinds(found), ["refund_without_single_entry"]);
         });
       },
     );

@@ -44,6 +44,16 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
   ["advance_provider_reconciliation_cursor", `'paystack', now()`],
   // Last: it bumps the payment's lock_version, which transition_payment above expects at 0.
   ["open_provider_attempt", `'${reference}'`],
+  // The payment is completed by credit_user above: it can be refunded.
+  ["begin_refund", `'${reference}', 100, 'r', 'k', 'fp'`],
+  ["claim_refund_submission", `gen_random_uuid()`],
+  ["refund_candidates", ``],
+  ["list_refunds", `'${reference}'`],
+  ["get_refund", `gen_random_uuid()`],
+  ["release_refund_claim", `gen_random_uuid()`],
+  ["refuse_refund_request", `gen_random_uuid(), 'x'`],
+  ["apply_refund_status", `gen_random_uuid(), null, 'processed'`],
+  ["debit_wallet", `'${user}', 'NGN', 1, 'sms', 'k', 'fp'`],
 ];
 
 /**

@@ -1,6 +1,6 @@
 /**
  * A {@linkcode PaymentProvider} whose every answer the test writes: queue
- * what the next `initialize`, `verify` or `refund` call resolves with (or
+ * what the next call of each method resolves with (or
  * throws), and read back every call it received. A call nobody scripted
  * throws, so a test never passes on an answer it did not choose.
  *
@@ -24,8 +24,18 @@ type Input<K extends ProviderMethod> = Parameters<PaymentProvider[K]>[0];
 type Output<K extends ProviderMethod> = Awaited<ReturnType<PaymentProvider[K]>>;
 
 /** Every call of the port, scripted; a new method of the port fails to compile below until it is listed. */
-const METHODS: readonly string[] = ["initialize", "verify", "refund", "listTransactions"];
-type _Unscripted = Exclude<ProviderMethod, "initialize" | "verify" | "refund" | "listTransactions">;
+const METHODS: readonly string[] = [
+  "initialize",
+  "verify",
+  "refund",
+  "fetchRefund",
+  "listRefunds",
+  "listTransactions",
+];
+type _Unscripted = Exclude<
+  ProviderMethod,
+  "initialize" | "verify" | "refund" | "fetchRefund" | "listRefunds" | "listTransactions"
+>;
 const _everyMethodScripted: [_Unscripted] extends [never] ? true : never = true;
 
 /** A provider driven by a script. */

@@ -18,6 +18,7 @@ import { Redis as IORedis } from "ioredis";
 import { signDevToken } from "../../src/auth/dev_token.ts";
 import { type Config, DEV_JWT_SECRET, loadConfig } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/observability/logger.ts";
+import type { Timers } from "../../src/observability/clock.ts";
 import { buildRuntime, type Runtime } from "../../src/runtime/build_runtime.ts";
 import { redisReachable, servicesRequired, testRedisUrl } from "./services.ts";
 import { createTestDatabase, type TestDatabase } from "./test_db.ts";
@@ -52,6 +53,8 @@ export interface TestStackOptions {
   redis?: boolean;
   /** Sandbox webhook retry schedule. @default [50, 100, 200] */
   sandboxRetrySchedule?: number[];
+  /** The timers the sandbox's refund steps wait on: a ManualClock makes a test step them. @default the real ones */
+  sandboxTimers?: Timers;
   /**
    * A second instance of the service: the same database, Redis namespace and
    * provider (that stack's sandbox) with clients of its own.
@@ -71,7 +74,8 @@ export interface TestStackOptions {
  * ```
  */
 export async function startTestStack(
-  { env = {}, redis = true, sandboxRetrySchedule = [50, 100, 200], shareWith, trace }: TestStackOptions = {},
+  { env = {}, redis = true, sandboxRetrySchedule = [50, 100, 200], sandboxTimers, shareWith, trace }: TestStackOptions =
+    {},
 ): Promise<TestStack> {
   const explicitRedis = env.REDIS_URL !== undefined;
   const useRedis = redis && (explicitRedis || await redisReachable());
@@ -109,6 +113,7 @@ export async function startTestStack(
       db: database.db,
       skipMigrations: true,
       sandboxRetrySchedule,
+      ...(sandboxTimers ? { sandboxTimers } : {}),
       ...(trace ? { trace } : {}),
     });
   } catch (error) {

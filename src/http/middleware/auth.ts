@@ -64,3 +64,33 @@ export function requireServiceRole({ verifier, serviceRoleKey }: RequireServiceR
     await next();
   };
 }
+
+/**
+ * Admits either: the service role (as {@linkcode requireServiceRole}) or a
+ * signed-in user (as {@linkcode requireUser}). For routes both may use, each
+ * with its own view (e.g. a payment's refunds: staff see any payment's, a
+ * user only their own). Handlers tell them apart by `principal.role`.
+ */
+export function requireUserOrService(
+  { verifier, serviceRoleKey }: RequireServiceRoleOptions,
+): MiddlewareHandler<AppEnv> {
+  const user = requireUser({ verifier });
+  return async function requireUserOrServiceMiddleware(c, next) {
+    const token = _bearer(c.req.header("authorization"));
+    if (serviceRoleKey && timingSafeEqualText(token, serviceRoleKey)) {
+      c.set("principal", { userId: "", role: "service_role", claims: {} });
+      return await next();
+    }
+    const principal = await verifier.verify(token);
+    if (principal.role === "service_role") {
+      c.set("principal", principal);
+      return await next();
+    }
+    return await user(c, next);
+  };
+}
+
+/** Refuses anyone but the service role (after {@linkcode requireUserOrService}). */
+export function assertServiceRole(role: string): void {
+  if (role !== "service_role") throw new AppError("forbidden", { detail: "This endpoint needs the service role" });
+}

@@ -1,0 +1,85 @@
+/**
+ * `POST /v1/hooks/database`: Supabase Database Webhooks. Supabase sends them
+ * through pg_net with the headers configured on the hook and no signature, so
+ * the caller proves itself with the shared secret header
+ * `x-db-webhook-secret` (DB_WEBHOOK_SECRET), compared in constant time
+ * before the body is even read: 401 otherwise, nothing written. Malformed
+ * payloads are 400; other tables and event types are 200 `ignored`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "./app_env.ts";
+import { timingSafeEqualText } from "../auth/timing_safe_equal.ts";
+import { AppError } from "../errors.ts";
+import type { DatabaseEvent, DatabaseEventOutcome, RefundRequestRecord } from "../payments/handle_database_event.ts";
+import { readJsonBody } from "./json_body.ts";
+import { refundView } from "./refund_routes.ts";
+
+/** The header carrying the shared secret. */
+export const DB_WEBHOOK_SECRET_HEADER = "x-db-webhook-secret";
+
+/** Supabase's Database Webhook payload. */
+export const databaseEventSchema = z.object({
+  type: z.enum(["INSERT", "UPDATE", "DELETE"]),
+  table: z.string().min(1).max(63),
+  schema: z.string().min(1).max(63),
+  record: z.record(z.string(), z.unknown()).nullable(),
+  old_record: z.record(z.string(), z.unknown()).nullable(),
+});
+
+/** A `refund_requests` row as the hook carries it. */
+export const refundRequestRecordSchema = z.object({
+  id: z.guid(),
+  payment_reference: z.string().min(1).max(100),
+  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable(),
+  reason: z.string().min(1).max(500),
+  requested_by: z.string().max(200).nullable().optional().transform((v) => v ?? null),
+  status: z.string(),
+});
+
+/**
+ * Parses a `refund_requests` record.
+ *
+ * @throws {AppError} `bad_request` (400) when the record is not one
+ */
+export function parseRefundRequest(record: unknown): RefundRequestRecord {
+  const parsed = refundRequestRecordSchema.safeParse(record);
+  if (!parsed.success) throw new AppError("bad_request", { detail: "The record is not a refund_requests row" });
+  return parsed.data;
+}
+
+/** Dependencies of {@linkcode dbHookRoutes}. */
+export interface DbHookRoutesDeps {
+  secret: string;
+  handle: (event: DatabaseEvent) => Promise<DatabaseEventOutcome>;
+}
+
+/** Builds the database-webhook sub-app (mounted at `/v1/hooks`). */
+export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post("/database", async (c) => {
+    const given = c.req.header(DB_WEBHOOK_SECRET_HEADER) ?? "";
+    if (!timingSafeEqualText(given, secret)) {
+      throw new AppError("unauthorized", { detail: `Send the database webhook secret in ${DB_WEBHOOK_SECRET_HEADER}` });
+    }
+    const event = await readJsonBody(c, databaseEventSchema);
+    const result = await handle(event);
+    switch (result.outcome) {
+      case "refund_started":
+      case "refund_replayed":
+        return c.json({ received: true, outcome: result.outcome, refund: refundView(result.refund) });
+      case "refused":
+        return c.json({ received: true, outcome: result.outcome, code: result.code, detail: result.detail });
+      case "already_handled":
+      case "ignored":
+        return c.json({ received: true, outcome: result.outcome });
+      default: {
+        const unreachable: never = result;
+        return unreachable;
+      }
+    }
+  });
+  return app;
+}
