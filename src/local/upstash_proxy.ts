@@ -40,6 +40,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Command, Redis, ReplyError } from "ioredis";
+import { createScriptFlagTranslator } from "./upstash_script_flags.ts";
 
 /** Options of {@linkcode createUpstashProxy}. */
 export interface UpstashProxyOptions {
@@ -467,12 +468,16 @@ export function createUpstashProxy(
   }
 
   const shared = connect();
+  // Upstash's `allow-key-locking` script flag, which Redis refuses (see upstash_script_flags.ts).
+  const scripts = createScriptFlagTranslator();
 
   function send(redis: Redis, command: readonly Arg[]): Promise<RawReply> {
-    const [name = "", ...args] = command;
+    const translated = scripts.translate(command);
+    const [name = "", ...args] = translated.command;
     const raw = new _RawCommand(_text(name).toLowerCase(), args);
     redis.sendCommand(raw);
-    return raw.promise as Promise<RawReply>;
+    const reply = raw.promise as Promise<RawReply>;
+    return translated.reply ? reply.then((r) => translated.reply!(r) as RawReply) : reply;
   }
 
   async function disconnect(redis: Redis): Promise<void> {

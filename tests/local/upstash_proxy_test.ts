@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { Redis } from "@upstash/redis";
 import { Lock } from "@upstash/lock";
@@ -829,6 +830,37 @@ test("@upstash/redis: EVALSHA falls back to EVAL after SCRIPT FLUSH (NOSCRIPT su
     if (counts[0] === 2 && counts[1] === 1) break;
   }
   assert.deepEqual(counts, [2, 1], "EVALSHA (NOSCRIPT) then EVAL; afterwards EVALSHA hits");
+});
+
+test("Upstash's allow-key-locking script flag (@upstash/ratelimit): Redis never sees it, the client's SHA works", async (fx) => {
+  const script = "#!lua flags=allow-key-locking\nreturn ARGV[1]";
+  const sha = createHash("sha1").update(script).digest("hex");
+  let answers: unknown[] = [];
+  // Retried if a parallel test file flushes scripts between the EVAL and the EVALSHA.
+  for (let round = 0; round < 3; round++) {
+    answers = [
+      await json(await fx.post("/", ["EVAL", script, 0, "first"]), 200),
+      await json(await fx.post("/", ["EVALSHA", sha, 0, "again"]), 200),
+      await json(await fx.post("/", ["SCRIPT", "EXISTS", sha, "0".repeat(40)]), 200),
+    ];
+    if ((answers[1] as { result?: string }).result === "again") break;
+  }
+  assert.deepEqual(answers, [{ result: "first" }, { result: "again" }, { result: [1, 0] }]);
+  const other = "#!lua flags=allow-key-locking\nreturn 'loaded'";
+  const loaded = await json(await fx.post("/", ["SCRIPT", "LOAD", other]), 200);
+  assert.deepEqual(loaded, { result: createHash("sha1").update(other).digest("hex") });
+  // Redis' own flags stay: no-writes still refuses a write.
+  const readOnly = await json(
+    await fx.post("/", [
+      "EVAL",
+      "#!lua flags=no-writes,allow-key-locking\nreturn redis.call('set', KEYS[1], 'v')",
+      1,
+      `${fx.prefix}:ro`,
+    ]),
+    400,
+  ) as { error: string };
+  assert.match(readOnly.error, /Write commands are not allowed from read-only scripts/);
+  assert.equal(await fx.admin.exists(`${fx.prefix}:ro`), 0);
 });
 
 test("@upstash/redis: set(k, v, { nx: true, px: 1000 }) reaches Redis as NX PX", async (fx) => {
