@@ -36,6 +36,12 @@ export const WEBHOOK_EVENT_OUTCOMES = [
 /** What processing a stored webhook event did. */
 export type WebhookEventOutcome = typeof WEBHOOK_EVENT_OUTCOMES[number];
 
+/** Options of {@linkcode PaymentStore.markProcessing}. */
+export interface MarkProcessingOptions extends WriterOptions {
+  /** Only this user's payment (null answer otherwise). */
+  ownerId?: string | null;
+}
+
 /** Input of {@linkcode PaymentStore.beginRefund}. */
 export interface BeginRefundInput {
   reference: string;
@@ -233,8 +239,16 @@ export interface PaymentStore {
   getPayment(userId: string, reference: string): Promise<Payment | null>;
   /** The user's payments, newest first. */
   listPayments(userId: string, limit: number, cursor: Cursor | null): Promise<Page<Payment>>;
-  /** pending → processing, idempotent when already further. Stores the fence. */
-  markProcessing(reference: string, options: WriterOptions): Promise<{ changed: boolean; payment: Payment }>;
+  /**
+   * pending → processing, idempotent when already further; stores the fence
+   * unless the payment is settled (then it is answered as it is). With
+   * `ownerId`, someone else's (or no) payment is null and nothing is written:
+   * a customer's verify needs no separate ownership read.
+   */
+  markProcessing(
+    reference: string,
+    options: MarkProcessingOptions,
+  ): Promise<{ changed: boolean; payment: Payment } | null>;
   /** The one credit transaction (see `credit_user` in SQL). */
   creditUser(
     input: {

@@ -83,6 +83,7 @@ export function createReconcilePayments(
             abandonAfterMs: thresholds.abandonAfterHours * 3_600_000,
           });
           if (result.kind === "locked") summary.locked++;
+          else if (result.kind === "not_found") summary.unchanged++; // gone meanwhile: nothing to settle
           else if (result.outcome === "credited") summary.credited++;
           else if (result.outcome === "failed") summary.failed++;
           else if (result.outcome === "mismatch") summary.mismatched++;

@@ -232,7 +232,7 @@ export function createReconcileProviderWindow(
     const reference = resolved.payment.reference;
     const settled = await settle({ reference, actor: PROVIDER_RECONCILE_ACTOR, providerReference: item.reference });
     if (settled.kind === "locked") return { finding: "locked", reference };
-    if (settled.outcome === "credited") return { finding: "credited_now", reference };
+    if (settled.kind === "done" && settled.outcome === "credited") return { finding: "credited_now", reference };
     // Anything else: ask the database again what it holds now (settled by a
     // racer, failed for a mismatch just now, or still owed).
     return { finding: settledFinding(item, await store.resolveProviderReference(item.reference)), reference };

@@ -18,7 +18,9 @@ import type { RunUnderPaymentLock } from "./run_under_payment_lock.ts";
 export type SettleResult =
   | { kind: "done"; payment: Payment; outcome: ConfirmResult["outcome"] }
   /** Another holder has the payment's lock (or fenced us out): it will finish. */
-  | { kind: "locked" };
+  | { kind: "locked" }
+  /** No such payment (or, with `ownerId`, not this user's). */
+  | { kind: "not_found" };
 
 /** Dependencies of {@linkcode createSettlePayment}. */
 export interface SettleDeps {
@@ -31,6 +33,8 @@ export interface SettleDeps {
 export interface SettleInput {
   reference: string;
   actor: string;
+  /** Only this user's payment: a customer's verify (checked in the same RPC). */
+  ownerId?: string | null;
   abandonAfterMs?: number | null;
   /**
    * The provider reference to confirm: one the provider reported for this
@@ -44,9 +48,10 @@ export interface SettleInput {
 export function createSettlePayment(
   { store, runUnderLock, confirm }: SettleDeps,
 ): (input: SettleInput) => Promise<SettleResult> {
-  return async function settlePayment({ reference, actor, abandonAfterMs = null, providerReference }) {
+  return async function settlePayment({ reference, actor, ownerId = null, abandonAfterMs = null, providerReference }) {
     const run = await runUnderLock(reference, actor, async (fence): Promise<SettleResult> => {
-      const marked = await store.markProcessing(reference, { fence, actor });
+      const marked = await store.markProcessing(reference, { fence, actor, ownerId });
+      if (marked === null) return { kind: "not_found" };
       if (marked.payment.settled) return { kind: "done", payment: marked.payment, outcome: "unchanged" };
       const confirmed = await confirm({
         payment: marked.payment,

@@ -1,9 +1,11 @@
 /**
  * `POST /v1/payments/:reference/verify`: the owner asks us to confirm their
- * payment now. Settled payments (completed, refunded, failed for a mismatch)
- * answer from the database without touching the lock or the provider, so
- * repeated calls are cheap and harmless. Any other failed payment is asked
- * about again: the customer may have paid after we gave up on it.
+ * payment now. Under the payment's lock, one RPC (`mark_processing` with the
+ * owner) refuses someone else's payment, answers a settled one (completed,
+ * refunded, failed for a mismatch) as it is — never asking the provider, so
+ * repeated calls are cheap and harmless — and marks the rest processing
+ * before the provider is asked. Any other failed payment is asked about
+ * again: the customer may have paid after we gave up on it.
  *
  * @module
  */
@@ -21,17 +23,31 @@ export interface VerifyPaymentDeps {
 export function createVerifyPayment(
   { store, settle }: VerifyPaymentDeps,
 ): (input: { userId: string; reference: string }) => Promise<Payment> {
+  const notFound = (reference: string) =>
+    new AppError("payment_not_found", { detail: `No payment with reference ${reference}` });
   return async function verifyPayment({ userId, reference }) {
-    const payment = await store.getPayment(userId, reference);
-    if (!payment) throw new AppError("payment_not_found", { detail: `No payment with reference ${reference}` });
-    if (payment.settled) return payment;
-    const result = await settle({ reference, actor: "verify" });
-    if (result.kind === "locked") {
-      throw new AppError("payment_locked", {
-        detail: "This payment is being confirmed right now; retry shortly",
-        retryAfter: 1,
-      });
+    // One RPC under the lock answers ownership, settledness and marks the
+    // payment processing: verify costs 2 RPCs when it credits, 1 otherwise.
+    const result = await settle({ reference, actor: "verify", ownerId: userId });
+    switch (result.kind) {
+      case "done":
+        return result.payment;
+      case "not_found":
+        throw notFound(reference);
+      case "locked": {
+        // Rare: someone else holds the payment. Tell a stranger nothing more than 404.
+        const payment = await store.getPayment(userId, reference);
+        if (!payment) throw notFound(reference);
+        if (payment.settled) return payment;
+        throw new AppError("payment_locked", {
+          detail: "This payment is being confirmed right now; retry shortly",
+          retryAfter: 1,
+        });
+      }
+      default: {
+        const unreachable: never = result;
+        return unreachable;
+      }
     }
-    return result.payment;
   };
 }

@@ -198,11 +198,11 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
     listPayments: (userId, limit, cursor) =>
       call("list_payments", { p_user_id: userId, p_limit: limit, ...cursorArgs(cursor) }, paymentPageSchema),
 
-    markProcessing: (reference, { fence, actor, reason = null }) =>
+    markProcessing: (reference, { fence, actor, reason = null, ownerId = null }) =>
       call(
         "mark_processing",
-        { p_reference: reference, p_fence: fence, p_actor: actor, p_reason: reason },
-        changedPaymentSchema,
+        { p_reference: reference, p_fence: fence, p_actor: actor, p_reason: reason, p_user_id: ownerId },
+        changedPaymentSchema.nullable(),
       ),
 
     creditUser: (input) =>

@@ -409,7 +409,8 @@ create function public.mark_processing(
   p_reference text,
   p_fence bigint default null,
   p_actor text default 'system',
-  p_reason text default null
+  p_reason text default null,
+  p_user_id uuid default null
 ) returns jsonb
 language plpgsql
 volatile
@@ -417,9 +418,26 @@ security definer
 set search_path = ''
 as $$
 declare
-  v public.payment_logs := private._lock_payment(p_reference, p_fence);
-  v_changed boolean := v.state = 'pending';
+  v public.payment_logs;
+  v_changed boolean;
 begin
+  select * into v from public.payment_logs where reference = p_reference for update;
+  -- With p_user_id (a customer's verify), someone else's payment is no
+  -- payment at all: null, and nothing fenced or written. This folds the
+  -- ownership read into the one RPC verify needs before the provider.
+  if not found or (p_user_id is not null and v.user_id <> p_user_id) then
+    if p_user_id is not null then
+      return null;
+    end if;
+    raise exception using errcode = 'PM004', message = format('Payment %s not found', p_reference);
+  end if;
+  -- A settled payment is answered as it is: no write, so a stream of
+  -- verifies on it costs no row version.
+  if private._is_settled(v.state, v.failure_reason) then
+    return pg_catalog.jsonb_build_object('changed', false, 'payment', private._payment_json(v));
+  end if;
+  v := private._apply_fence(v, p_fence);
+  v_changed := v.state = 'pending';
   v := private._start_processing(v, p_actor, p_reason);
   return pg_catalog.jsonb_build_object('changed', v_changed, 'payment', private._payment_json(v));
 end
@@ -505,7 +523,7 @@ revoke execute on function
   public.get_payment(uuid, text),
   public.get_payment_by_reference(text),
   public.list_payments(uuid, integer, timestamptz, uuid),
-  public.mark_processing(text, bigint, text, text),
+  public.mark_processing(text, bigint, text, text, uuid),
   public.transition_payment(text, public.payment_state, integer, text, text, bigint),
   public.max_fence()
   from public, anon, authenticated;
@@ -514,7 +532,7 @@ grant execute on function
   public.get_payment(uuid, text),
   public.get_payment_by_reference(text),
   public.list_payments(uuid, integer, timestamptz, uuid),
-  public.mark_processing(text, bigint, text, text),
+  public.mark_processing(text, bigint, text, text, uuid),
   public.transition_payment(text, public.payment_state, integer, text, text, bigint),
   public.max_fence()
   to service_role;

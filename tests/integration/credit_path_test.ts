@@ -137,7 +137,7 @@ Deno.test("exactly-once credit through the real stack", async (t) => {
       await payWithoutWebhook(stack, payment);
       // The crashed holder got this far and no further.
       const marked = await stack.runtime.store.markProcessing(payment.reference, { fence: null, actor: "verify" });
-      assert.equal(marked.payment.state, "processing");
+      assert.equal(marked?.payment.state, "processing");
       const view = await expectJson(
         await send(stack, "POST", `/v1/payments/${payment.reference}/verify`, { token: payment.token }),
         200,

@@ -144,9 +144,21 @@ Deno.test("createSupabasePaymentStore over supabase-js, the RPC gateway and Post
     await t.step("markProcessing, creditUser (credited, already_credited), getWallet", async () => {
       const user = crypto.randomUUID();
       const p = await created(store, user, 5000);
-      const marked = await store.markProcessing(p.reference, { fence: 3, actor: "verify", reason: "test" });
-      assert.equal(marked.changed, true);
-      assert.equal(marked.payment.state, "processing");
+      // With an owner, someone else's payment is null and nothing is written.
+      assert.equal(
+        await store.markProcessing(p.reference, { fence: 3, actor: "verify", ownerId: crypto.randomUUID() }),
+        null,
+      );
+      assert.equal(await store.markProcessing("pay-unknown", { fence: 3, actor: "verify", ownerId: user }), null);
+      assert.equal((await store.getPayment(user, p.reference))?.lock_version, 0);
+      const marked = await store.markProcessing(p.reference, {
+        fence: 3,
+        actor: "verify",
+        reason: "test",
+        ownerId: user,
+      });
+      assert.equal(marked?.changed, true);
+      assert.equal(marked?.payment.state, "processing");
       const credit = await store.creditUser({
         reference: p.reference,
         amount: 5000,
