@@ -15,7 +15,7 @@ import type { LockService } from "./lock/lock_service.ts";
 import type { Clock } from "./observability/clock.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { Metrics } from "./observability/metrics.ts";
-import type { PaymentProvider } from "./providers/payment_provider.ts";
+import type { PaymentProvider } from "./payments/payment_provider.ts";
 import type { PaymentStore } from "./payments/payment_store.ts";
 import { createConfirmWithProvider } from "./payments/confirm_with_provider.ts";
 import { createHandleProviderEvent } from "./payments/handle_provider_event.ts";

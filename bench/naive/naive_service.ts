@@ -26,7 +26,7 @@ import { createClient } from "@supabase/supabase-js";
 import { Hono } from "hono";
 import { createJwtVerifier } from "../../src/auth/jwt_verifier.ts";
 import { paystackSignatureMatches } from "../support/paystack_hmac.ts";
-import type { PaymentProvider } from "../../src/providers/payment_provider.ts";
+import type { PaymentProvider } from "../../src/payments/payment_provider.ts";
 
 /** Dependencies of {@linkcode createNaiveService}. */
 export interface NaiveServiceDeps {

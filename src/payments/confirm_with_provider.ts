@@ -16,7 +16,7 @@ import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Clock } from "../observability/clock.ts";
-import { type PaymentProvider, ProviderError, type VerifyResult } from "../providers/payment_provider.ts";
+import { type PaymentProvider, ProviderError, type VerifyResult } from "./payment_provider.ts";
 import type { CreditOutcome, Payment, PaymentStore } from "./payment_store.ts";
 
 /** What confirming did. */

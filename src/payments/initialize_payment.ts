@@ -32,8 +32,8 @@
  */
 import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { InitializeResult, PaymentProvider } from "../providers/payment_provider.ts";
-import { ProviderError } from "../providers/payment_provider.ts";
+import type { InitializeResult, PaymentProvider } from "./payment_provider.ts";
+import { ProviderError } from "./payment_provider.ts";
 import type { Payment, PaymentStore } from "./payment_store.ts";
 import { requestFingerprint } from "./request_fingerprint.ts";
 

@@ -36,7 +36,7 @@ import {
   type PaymentProvider,
   ProviderError,
   type TransactionPage,
-} from "../providers/payment_provider.ts";
+} from "./payment_provider.ts";
 import type { PaymentStore, ProviderReferenceResolution } from "./payment_store.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 

@@ -24,7 +24,7 @@
 import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { type PaymentProvider, ProviderError, type RefundResult } from "../providers/payment_provider.ts";
+import { type PaymentProvider, ProviderError, type RefundResult } from "./payment_provider.ts";
 import type { PaymentStore } from "./payment_store.ts";
 import { isRefundFinal, type Refund } from "./refund.ts";
 

@@ -34,7 +34,7 @@ import {
   type RefundResult,
   type TransactionPage,
   type VerifyResult,
-} from "./payment_provider.ts";
+} from "../payments/payment_provider.ts";
 
 /** Options of {@linkcode createPaystackProvider}. */
 export interface PaystackProviderOptions {

@@ -4,7 +4,7 @@
  * transaction, `reversed`, a 401 for our own key) included.
  */
 import assert from "node:assert/strict";
-import { type InitializeInput, ProviderError } from "../../src/providers/payment_provider.ts";
+import { type InitializeInput, ProviderError } from "../../src/payments/payment_provider.ts";
 import { expectJson, expectProblem, send } from "../support/http_helpers.ts";
 import { checkoutFor, transaction } from "../support/scripted_provider.ts";
 import { appDatabase, createTestApp, type InitializedPayment, initializePayment, type TestApp } from "./app_harness.ts";

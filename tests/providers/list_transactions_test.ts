@@ -8,7 +8,7 @@ import {
   type ListTransactionsQuery,
   type PaymentProvider,
   ProviderError,
-} from "../../src/providers/payment_provider.ts";
+} from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { feesOf } from "../../src/providers/sandbox/paystack_payloads.ts";
 import { SANDBOX_SECRET_KEY } from "../../src/providers/sandbox/sandbox_paystack.ts";

@@ -3,7 +3,7 @@
  * real Postgres behind the sandbox.
  */
 import assert from "node:assert/strict";
-import { ProviderError, type ProviderErrorKind } from "../../src/providers/payment_provider.ts";
+import { ProviderError, type ProviderErrorKind } from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
 import { feesOf } from "../../src/providers/sandbox/paystack_payloads.ts";

@@ -11,7 +11,7 @@ import {
   ProviderError,
   type ProviderErrorKind,
   type RefundInput,
-} from "../../src/providers/payment_provider.ts";
+} from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
 import { createPaystackWebhookParser } from "../../src/providers/paystack_webhook.ts";

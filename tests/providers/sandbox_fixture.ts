@@ -7,7 +7,7 @@
  */
 import type { Timers } from "../../src/observability/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test_db.ts";
-import type { PaymentProvider } from "../../src/providers/payment_provider.ts";
+import type { PaymentProvider } from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import {
   createSandboxPaystack,

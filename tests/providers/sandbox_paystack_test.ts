@@ -3,7 +3,7 @@
  * with retries, fault injection, persistence across restarts.
  */
 import assert from "node:assert/strict";
-import { ProviderError } from "../../src/providers/payment_provider.ts";
+import { ProviderError } from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
 import { formatMinorUnits } from "../../src/providers/sandbox/checkout_page.ts";

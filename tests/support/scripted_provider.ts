@@ -11,7 +11,7 @@ import type {
   InitializeResult,
   PaymentProvider,
   VerifyResult,
-} from "../../src/providers/payment_provider.ts";
+} from "../../src/payments/payment_provider.ts";
 
 /** One scripted answer: a value to resolve with, an error to throw, or a function of the call's input. */
 export type Answer<I, O> = O | Error | ((input: I) => O | Promise<O>);

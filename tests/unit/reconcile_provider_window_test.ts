@@ -13,7 +13,7 @@ import {
   type ListTransactionsQuery,
   ProviderError,
   type TransactionPage,
-} from "../../src/providers/payment_provider.ts";
+} from "../../src/payments/payment_provider.ts";
 import type {
   Payment,
   ProviderReconciliationCursor,
