@@ -4,9 +4,11 @@
  *
  * Commands (see `deno.json` tasks):
  * - `serve` (default): run the service (`deno task dev` / `deno task start`)
- * - `reconcile [--provider [--since 48h]]`: one reconciliation pass, summary
- *   printed as JSON: the stuck-payment pass, or with `--provider` the
- *   provider-window pass (continuing from its cursor; `--since` re-scans)
+ * - `reconcile [--provider [--since 48h]] [--every 60s]`: one reconciliation
+ *   pass, summary printed as JSON: the stuck-payment pass, or with
+ *   `--provider` the provider-window pass (continuing from its cursor;
+ *   `--since` re-scans); with `--every`, a pass per period (one JSON line
+ *   each) until Ctrl-C, as pg_cron does in production
  * - `migrate`: apply bootstrap + migrations to `DATABASE_URL`
  * - `stack`: run the local RPC gateway and Upstash proxy on their own
  * - `token --user <uuid> | --service-role`: print a dev token
@@ -72,26 +74,55 @@ async function serve(): Promise<void> {
 }
 
 async function reconcile(args: string[]): Promise<void> {
+  const usage = "usage: deno task reconcile [--provider [--since 48h]] [--every 60s]";
   let sinceMs: number | undefined;
+  let everyMs: number | undefined;
   let provider = false;
   try {
-    const { values } = parseArgs({ args, options: { provider: { type: "boolean" }, since: { type: "string" } } });
+    const { values } = parseArgs({
+      args,
+      options: { provider: { type: "boolean" }, since: { type: "string" }, every: { type: "string" } },
+    });
     provider = values.provider === true;
     if (values.since !== undefined) {
       if (!provider) throw new RangeError("--since applies to --provider");
       sinceMs = parseDuration(values.since);
     }
+    if (values.every !== undefined) everyMs = parseDuration(values.every);
   } catch (error) {
-    console.error(`${(error as Error).message}\nusage: deno task reconcile [--provider [--since 48h]]`);
+    console.error(`${(error as Error).message}\n${usage}`);
     Deno.exit(2);
   }
   const config = _config();
-  const runtime = await buildRuntime(config, { logger: createLogger({ level: config.logLevel }) });
+  const logger = createLogger({ level: config.logLevel });
+  const runtime = await buildRuntime(config, { logger });
+  const pass = () =>
+    provider
+      ? runtime.useCases.reconcileProvider(sinceMs === undefined ? {} : { sinceMs })
+      : runtime.useCases.reconcile();
   try {
-    const summary = provider
-      ? await runtime.useCases.reconcileProvider(sinceMs === undefined ? {} : { sinceMs })
-      : await runtime.useCases.reconcile();
-    console.log(JSON.stringify(summary, null, 2));
+    if (everyMs === undefined) {
+      console.log(JSON.stringify(await pass(), null, 2));
+      return;
+    }
+    // Local stand-in for the pg_cron schedule of production: one pass per period, a JSON line each, until Ctrl-C.
+    console.error(`reconciling every ${everyMs / 1000} s (Ctrl-C to stop)`);
+    let stopped = false;
+    const stop = _untilSignal().then(() => void (stopped = true));
+    while (!stopped) {
+      const started = Date.now();
+      try {
+        console.log(JSON.stringify({ at: new Date(started).toISOString(), ...await pass() }));
+      } catch (error) {
+        logger.error("reconcile pass failed", { error });
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        stop,
+        new Promise((resolve) => timer = setTimeout(resolve, everyMs - (Date.now() - started))),
+      ]);
+      clearTimeout(timer);
+    }
   } finally {
     await runtime.close();
   }
