@@ -98,7 +98,6 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   const runUnderLock = createRunUnderPaymentLock({ locks, store, logger, metrics, lock: config.lock });
   const settle = createSettlePayment({ store, runUnderLock, confirm });
   const refunds = createRefunds({ store, provider, logger, metrics });
-  const reconcile = createReconcilePayments({ store, settle, refunds, logger, metrics, thresholds: config.reconcile });
   const reconcileWindow = createReconcileProviderWindow({ provider, store, settle, logger, metrics });
   const reconcileProvider = createReconcileProvider({ provider, store, reconcileWindow, clock, logger });
   const initialize = createInitializePayment({
@@ -113,6 +112,15 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   const handleEvent = createHandleProviderEvent({ store, runUnderLock, confirm, refunds, logger, metrics });
   const debit = createDebitWallet({ store, logger, metrics });
   const handleDatabaseEvent = createHandleDatabaseEvent({ store, refunds, logger, parseRefundRequest });
+  const reconcile = createReconcilePayments({
+    store,
+    settle,
+    refunds,
+    handleDatabaseEvent,
+    logger,
+    metrics,
+    thresholds: config.reconcile,
+  });
 
   const app = new Hono<AppEnv>();
   app.use(requestId({ logger }));

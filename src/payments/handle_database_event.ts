@@ -43,12 +43,17 @@ export type DatabaseEventOutcome =
   | { outcome: "already_handled" }
   | { outcome: "ignored" };
 
-/** Refusals a refund request can meet: recorded on its row, never retried. */
+/**
+ * Refusals a refund request can meet: recorded on its row, never retried. A
+ * request that is no longer pending (refused or handled before) is
+ * `validation_failed` here and its row is left as it is (already_handled).
+ */
 const REFUSALS: ReadonlySet<ErrorCode> = new Set([
   "refund_exceeds_payment",
   "insufficient_balance",
   "payment_not_refundable",
   "payment_not_found",
+  "validation_failed",
 ]);
 
 /** Dependencies of {@linkcode createHandleDatabaseEvent}. */

@@ -324,6 +324,8 @@ export interface PaymentStore {
     inFlightOlderThanSeconds: number;
     limit: number;
   }): Promise<Refund[]>;
+  /** Staff refund requests no Database Webhook delivered (still pending, no refund), oldest first, as rows. */
+  refundRequestCandidates(input: { olderThanSeconds: number; limit: number }): Promise<Record<string, unknown>[]>;
   /** Spends credit; a replay of the key answers the first debit. Refusals: `insufficient_balance`, `idempotency_key_reused`. */
   debitWallet(input: DebitWalletInput): Promise<{ replayed: boolean; debit: Debit }>;
   /** Readiness probe: one trivial RPC. */

@@ -12,6 +12,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { PaymentStore } from "./payment_store.ts";
 import type { Refunds } from "./refund_payment.ts";
+import type { DatabaseEvent, DatabaseEventOutcome } from "./handle_database_event.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 
 /** What a pass did. */
@@ -25,6 +26,8 @@ export interface ReconcileSummary {
   errors: number;
   /** Refunds still in flight that were checked with the provider, and what became of them. */
   refunds: { examined: number; processed: number; failed: number; in_flight: number; errors: number };
+  /** Staff refund requests no Database Webhook delivered, handled as a delivery would. */
+  refund_requests: { examined: number; started: number; refused: number; errors: number };
   purged_idempotency_keys: number;
   /** Rows of check_ledger_invariants() after the pass: anything but 0 pages someone. */
   invariant_violations: number;
@@ -35,6 +38,8 @@ export interface ReconcileDeps {
   store: PaymentStore;
   settle: (input: SettleInput) => Promise<SettleResult>;
   refunds: Pick<Refunds, "advanceRefund">;
+  /** Handles one refund_requests row as its Database Webhook would (see handle_database_event.ts). */
+  handleDatabaseEvent: (event: DatabaseEvent) => Promise<DatabaseEventOutcome>;
   logger: Logger;
   metrics: Metrics;
   thresholds: {
@@ -53,7 +58,7 @@ export interface ReconcileDeps {
 
 /** Builds the use case. */
 export function createReconcilePayments(
-  { store, settle, refunds, logger, metrics, thresholds, concurrency = 4 }: ReconcileDeps,
+  { store, settle, refunds, handleDatabaseEvent, logger, metrics, thresholds, concurrency = 4 }: ReconcileDeps,
 ): () => Promise<ReconcileSummary> {
   return async function reconcilePayments() {
     const candidates = await store.reconcileCandidates({
@@ -70,6 +75,7 @@ export function createReconcilePayments(
       locked: 0,
       errors: 0,
       refunds: { examined: 0, processed: 0, failed: 0, in_flight: 0, errors: 0 },
+      refund_requests: { examined: 0, started: 0, refused: 0, errors: 0 },
       purged_idempotency_keys: 0,
       invariant_violations: 0,
     };
@@ -95,6 +101,30 @@ export function createReconcilePayments(
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    // Requests first: a refund they start now is advanced below if it stalls.
+    const requests = await store.refundRequestCandidates({
+      olderThanSeconds: thresholds.refundPendingAfterSeconds ?? 300,
+      limit: thresholds.batchSize,
+    });
+    summary.refund_requests.examined = requests.length;
+    for (const record of requests) {
+      try {
+        const handled = await handleDatabaseEvent({
+          type: "INSERT",
+          table: "refund_requests",
+          schema: "public",
+          record,
+          old_record: null,
+        });
+        if (handled.outcome === "refused") summary.refund_requests.refused++;
+        else if (handled.outcome === "refund_started" || handled.outcome === "refund_replayed") {
+          summary.refund_requests.started++;
+        }
+      } catch (error) {
+        summary.refund_requests.errors++;
+        logger.error("reconcile: refund request not handled", { refund_request_id: record.id, error });
+      }
+    }
     const stuckRefunds = await store.refundCandidates({
       pendingOlderThanSeconds: thresholds.refundPendingAfterSeconds ?? 300,
       inFlightOlderThanSeconds: thresholds.refundInFlightAfterSeconds ?? 900,

@@ -226,10 +226,12 @@ export function createRefunds({ store, provider, logger, metrics, claimSeconds =
       let outcome: "refund_updated" | "unknown_refund" = "unknown_refund";
       const updated: Refund[] = [];
       if (answers.length === 0) {
-        // Nothing of ours to apply: kept as evidence (outcome unknown_refund).
+        // Nothing the provider shows: kept as evidence (outcome unknown_refund).
+        // The id given never names a refund of ours, so no status is guessed
+        // for one (a 404 must not move a refund anywhere).
         await store.applyRefundStatus({
           refundId: null,
-          providerRefundId: refundId ?? `unknown:${transaction ?? "none"}`,
+          providerRefundId: `unknown:${refundId ?? transaction ?? "none"}`,
           status: "pending",
           providerPayload: null,
           failureReason: null,

@@ -348,6 +348,12 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_limit: input.limit,
       }, z.array(refundSchema)),
 
+    refundRequestCandidates: (input) =>
+      call("refund_request_candidates", {
+        p_older_than_seconds: input.olderThanSeconds,
+        p_limit: input.limit,
+      }, z.array(z.record(z.string(), z.unknown()))),
+
     debitWallet: (input) =>
       call("debit_wallet", {
         p_user_id: input.userId,

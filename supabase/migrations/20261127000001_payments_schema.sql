@@ -218,7 +218,8 @@ create index webhook_events_reference_idx on public.webhook_events (reference);
 -- -----------------------------------------------------------------------------
 -- refund_requests: inserted by staff (dashboard / SQL); a Supabase Database
 -- Webhook on INSERT asks the service to execute the refund. amount null means
--- a full refund. Table only for now; the refund functions come later.
+-- a full refund. begin_refund (refunds_debits migration) turns a row into a
+-- refund and records the outcome here; see handle_database_event.
 -- -----------------------------------------------------------------------------
 create table public.refund_requests (
   id uuid primary key default gen_random_uuid(),
@@ -315,7 +316,7 @@ grant select (
   refunded_amount, failure_reason, lock_version, state_transitions,
   processing_started_at, processing_completed_at, created_at, updated_at
 ) on table public.payment_logs to authenticated;
-grant select (currency, balance, updated_at) on table public.wallets to authenticated;
+grant select (currency, balance, held, updated_at) on table public.wallets to authenticated;
 grant select (id, reference, type, amount, currency, balance_after, created_at)
   on table public.sms_transactions to authenticated;
 

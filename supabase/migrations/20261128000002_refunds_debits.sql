@@ -457,6 +457,32 @@ as $$
 $$;
 
 -- -----------------------------------------------------------------------------
+-- refund_request_candidates: staff requests no Database Webhook delivered
+-- (pg_net does not retry) — still pending, no refund — past the threshold,
+-- oldest first, as the webhook would carry them. Reconciliation handles them
+-- exactly as a delivery would (the request id is the refund's request key).
+-- -----------------------------------------------------------------------------
+create function public.refund_request_candidates(
+  p_older_than_seconds integer default 300,
+  p_limit integer default 100
+) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(c) order by c.created_at, c.id), '[]'::jsonb)
+  from (
+    select q.*
+    from public.refund_requests q
+    where q.status = 'pending' and q.refund_id is null
+      and q.created_at < now() - pg_catalog.make_interval(secs => greatest(coalesce(p_older_than_seconds, 300), 0))
+    order by q.created_at, q.id
+    limit least(greatest(coalesce(p_limit, 100), 1), 1000)
+  ) c
+$$;
+
+-- -----------------------------------------------------------------------------
 -- debit_wallet: the SMS platform spends credit. One transaction on the
 -- locked wallet row; never below the amount reserved for refunds in flight
 -- (PM006, nothing written). Idempotent per (user, Idempotency-Key): a replay
@@ -563,6 +589,7 @@ revoke execute on function
   public.get_refund(uuid),
   public.list_refunds(text, uuid),
   public.refund_candidates(integer, integer, integer),
+  public.refund_request_candidates(integer, integer),
   public.debit_wallet(uuid, text, bigint, text, text, text)
   from public, anon, authenticated;
 
@@ -575,6 +602,7 @@ grant execute on function
   public.get_refund(uuid),
   public.list_refunds(text, uuid),
   public.refund_candidates(integer, integer, integer),
+  public.refund_request_candidates(integer, integer),
   public.debit_wallet(uuid, text, bigint, text, text, text)
   to service_role;
 
@@ -602,6 +630,7 @@ begin
     raise notice 'refund_requests webhook not created: set app.settings.refund_hook_url and app.settings.db_webhook_secret';
     return;
   end if;
+  execute 'drop trigger if exists refund_requests_database_webhook on public.refund_requests';
   execute format(
     'create trigger refund_requests_database_webhook after insert on public.refund_requests '
     'for each row execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',

@@ -312,6 +312,38 @@ Deno.test("refunds", async (t) => {
       );
       assert.equal(row!.status, "failed");
       assert.match(row!.failure_reason, /^refund_exceeds_payment/);
+      // Delivered again: the row is already answered, nothing changes.
+      const again = await send(stack, "POST", "/v1/hooks/database", {
+        body: { type: "INSERT", table: "refund_requests", schema: "public", record: request, old_record: null },
+        headers: { [DB_WEBHOOK_SECRET_HEADER]: stack.config.dbWebhookSecret },
+      });
+      assert.equal((await expectJson<{ outcome: string }>(again, 200)).outcome, "already_handled");
+    });
+
+    await t.step("a refund request no Database Webhook delivered is handled by reconciliation", async () => {
+      const payment = await paid();
+      const request = await insertRefundRequest(payment, 25_000, "hook never came");
+      await stack.database.db.query(
+        "update refund_requests set created_at = now() - interval '1 hour' where id = $1",
+        [request.id],
+      );
+      const summary = await stack.runtime.useCases.reconcile();
+      assert.ok(summary.refund_requests.started >= 1, JSON.stringify(summary.refund_requests));
+      await providerFinishes();
+      const [row] = await stack.database.db.query<{ status: string }>(
+        "select status from refund_requests where id = $1",
+        [request.id],
+      );
+      assert.equal(row!.status, "succeeded");
+      assert.equal(await balanceOf(stack, payment.userId), 75_000);
+      // A late delivery of the same request afterwards changes nothing.
+      const late = await send(stack, "POST", "/v1/hooks/database", {
+        body: { type: "INSERT", table: "refund_requests", schema: "public", record: request, old_record: null },
+        headers: { [DB_WEBHOOK_SECRET_HEADER]: stack.config.dbWebhookSecret },
+      });
+      assert.equal((await expectJson<{ outcome: string }>(late, 200)).outcome, "refund_replayed");
+      assert.equal((await refundRows(payment)).length, 1);
+      assert.deepEqual(await ledgerViolations(stack), []);
     });
 
     await t.step("the Database Webhook needs its secret: wrong or missing → 401, nothing written", async () => {

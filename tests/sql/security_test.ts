@@ -48,6 +48,7 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
   ["begin_refund", `'${reference}', 100, 'r', 'k', 'fp'`],
   ["claim_refund_submission", `gen_random_uuid()`],
   ["refund_candidates", ``],
+  ["refund_request_candidates", ``],
   ["list_refunds", `'${reference}'`],
   ["get_refund", `gen_random_uuid()`],
   ["release_refund_claim", `gen_random_uuid()`],
@@ -63,7 +64,7 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
  */
 const PUBLIC_COLUMNS: Record<string, string[]> = {
   payment_logs: Object.keys(paymentView({} as Payment)).sort(),
-  wallets: ["balance", "currency", "updated_at"],
+  wallets: ["balance", "currency", "held", "updated_at"],
   sms_transactions: ["amount", "balance_after", "created_at", "currency", "id", "reference", "type"],
 };
 
