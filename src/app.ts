@@ -3,9 +3,15 @@
  * handed in by the composition root (`main.ts`) or by tests. Nothing here
  * reads the environment or opens a connection.
  *
+ * The routes are defined with `@hono/zod-openapi` (`createRoute`): the zod
+ * schemas they validate with also generate `GET /openapi.json`, shown by
+ * `GET /docs`. A route file that adds a sub-app mounts it on `api` below,
+ * before `api` is mounted on the app (docs/api.md, "Adding a route").
+ *
  * @module
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./http/app_env.ts";
 import type { Config } from "./config.ts";
@@ -31,12 +37,18 @@ import { createVerifyPayment } from "./payments/verify_payment.ts";
 import { createRefunds } from "./payments/refund_payment.ts";
 import { createDebitWallet } from "./payments/debit_wallet.ts";
 import { createHandleDatabaseEvent } from "./payments/handle_database_event.ts";
+import type { RateLimiter } from "./rate_limit/rate_limiter.ts";
 import { accessLog } from "./http/middleware/access_log.ts";
 import { requireServiceRole, requireUser, requireUserOrService } from "./http/middleware/auth.ts";
+import { httpMetrics } from "./http/middleware/http_metrics.ts";
+import { clientIp, rateLimit } from "./http/middleware/rate_limit.ts";
 import { requestId } from "./http/middleware/request_id.ts";
 import { notFound, onError } from "./http/problem_handlers.ts";
+import { buildOpenApiDocument } from "./http/openapi_document.ts";
+import { docsRoutes } from "./http/docs_routes.ts";
 import { healthRoutes } from "./http/health_routes.ts";
 import { jobsRoutes } from "./http/jobs_routes.ts";
+import { metricsRoutes } from "./http/metrics_routes.ts";
 import { paymentsRoutes } from "./http/payments_routes.ts";
 import { walletRoutes } from "./http/wallet_routes.ts";
 import { refundRoutes } from "./http/refund_routes.ts";
@@ -57,6 +69,8 @@ export interface AppDeps {
     | "currencies"
     | "publicBaseUrl"
     | "dbWebhookSecret"
+    | "metrics"
+    | "rateLimit"
   >;
   store: PaymentStore;
   locks: LockService;
@@ -74,6 +88,29 @@ export interface AppDeps {
    * @default "/"
    */
   basePath?: string | undefined;
+  /**
+   * The path clients reach the routes under, for the OpenAPI document's
+   * `servers` (`/functions/v1/payments` for the Edge Function).
+   * @default basePath
+   */
+  publicPath?: string | undefined;
+  /**
+   * The limiters of the rate-limited routes (`initialize` and `verify` per
+   * user, `webhook` per client IP); a missing one means no limit there.
+   */
+  rateLimiters?: RateLimiters | undefined;
+  /**
+   * Swagger UI's assets for `/docs`: served by the service itself under
+   * `/docs/assets` (local and embedded modes, offline), else from the CDN.
+   */
+  docsAssets?: Hono | undefined;
+}
+
+/** The rate limiters, by route. */
+export interface RateLimiters {
+  initialize?: RateLimiter | undefined;
+  verify?: RateLimiter | undefined;
+  webhook?: RateLimiter | undefined;
 }
 
 /** The use cases, exposed for `deno task reconcile` and tests. */
@@ -122,8 +159,10 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
     thresholds: config.reconcile,
   });
 
+  const basePath = deps.basePath && deps.basePath !== "/" ? deps.basePath.replace(/\/$/, "") : "";
   const app = new Hono<AppEnv>();
   app.use(requestId({ logger }));
+  app.use(httpMetrics({ metrics, basePath }));
   app.use(accessLog({ clock }));
   app.use(bodyLimit({
     maxSize: config.maxBodyBytes,
@@ -140,8 +179,14 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   // everything else under /v1/payments and /v1/wallet is a signed-in user's.
   const byPath = (shared: (path: string) => boolean): MiddlewareHandler<AppEnv> => (c, next) =>
     shared(c.req.path) ? userOrService(c, next) : user(c, next);
-  // Shares app's router: routes land under the base path, the middleware above stays global.
-  const api = app.basePath(deps.basePath ?? "/");
+  const limiters = deps.rateLimiters ?? {};
+  const limit = (limiter: RateLimiter | undefined, key: (c: Context<AppEnv>) => string) =>
+    limiter ? rateLimit({ limiter, key, metrics, clock }) : undefined;
+  const perUser = (c: Context<AppEnv>) => `user:${c.get("principal").userId}`;
+  const perIp = (c: Context<AppEnv>) => `ip:${clientIp(c, config.rateLimit)}`;
+
+  // Every route of the API, relative to the base path; mounted on `app` once complete.
+  const api = new OpenAPIHono<AppEnv>();
   api.route(
     "/",
     healthRoutes({
@@ -153,7 +198,20 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   api.use("/v1/wallet/*", byPath((path) => path.endsWith("/v1/wallet/debits")));
   api.use("/v1/wallet", user);
   api.use("/v1/jobs/*", service);
-  api.route("/v1/payments", paymentsRoutes({ store, currencies: config.currencies, initialize, verify }));
+  api.route(
+    "/v1/payments",
+    paymentsRoutes({
+      store,
+      currencies: config.currencies,
+      initialize,
+      verify,
+      metrics,
+      rateLimits: {
+        initialize: limit(limiters.initialize, perUser),
+        verify: limit(limiters.verify, perUser),
+      },
+    }),
+  );
   api.route("/v1/payments", refundRoutes({ store, refunds }));
   api.route("/v1/wallet", walletRoutes({ store }));
   api.route("/v1/wallet", debitRoutes({ currencies: config.currencies, debit }));
@@ -164,9 +222,24 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
       paystack: createPaystackWebhookParser(config.provider.secretKey),
       handle: handleEvent,
       metrics,
+      rateLimit: limit(limiters.webhook, perIp),
     }),
   );
   api.route("/v1/jobs", jobsRoutes({ reconcile, reconcileProvider }));
+  if (config.metrics.enabled) {
+    api.use("/metrics", service);
+    api.route("/", metricsRoutes({ metrics }));
+  }
+  if (deps.docsAssets) api.route("/docs/assets", deps.docsAssets);
+  api.route(
+    "/",
+    docsRoutes({
+      document: () => buildOpenApiDocument(api, { serverUrl: deps.publicPath ?? (basePath || "/") }),
+      ...(deps.docsAssets ? { assetsUrl: "docs/assets" } : {}),
+      title: "SMS payments API",
+    }),
+  );
+  app.route(basePath || "/", api);
   if (deps.sandbox) app.route("/sandbox/paystack", deps.sandbox);
   app.notFound(notFound(app));
   return { app, useCases: { reconcile, reconcileProvider } };

@@ -114,6 +114,20 @@ export interface Config {
   };
   dbWebhookSecret: string;
   currencies: readonly CurrencyRule[];
+  /** `GET /metrics` (service role only), or not served at all. */
+  metrics: { enabled: boolean };
+  /**
+   * Requests per minute: per user on the routes that cost a provider call,
+   * per client IP on the webhooks (generous: a provider's retry storm must
+   * pass). 0 turns a limit off.
+   */
+  rateLimit: {
+    initializePerMinute: number;
+    verifyPerMinute: number;
+    webhookPerMinute: number;
+    /** Take the client IP from `X-Forwarded-For` (behind Supabase's gateway), not the connection. */
+    trustForwardedFor: boolean;
+  };
   /** Secrets that fell back to dev defaults (printed at start-up). */
   devDefaults: string[];
 }
@@ -165,6 +179,11 @@ const envSchema = z.object({
   DB_WEBHOOK_SECRET: z.string().min(16).optional(),
   PAYMENT_CURRENCIES: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  METRICS_ENABLED: z.enum(["true", "false"]).default("true"),
+  RATE_LIMIT_INITIALIZE_PER_MINUTE: intFrom(0, 1_000_000).default(120),
+  RATE_LIMIT_VERIFY_PER_MINUTE: intFrom(0, 1_000_000).default(120),
+  RATE_LIMIT_WEBHOOK_PER_MINUTE: intFrom(0, 1_000_000).default(6_000),
+  TRUST_FORWARDED_FOR: z.enum(["true", "false"]).optional(),
 });
 
 const currencySchema = z.array(
@@ -305,6 +324,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     dbWebhookSecret,
     currencies,
+    metrics: { enabled: e.METRICS_ENABLED === "true" },
+    rateLimit: {
+      initializePerMinute: e.RATE_LIMIT_INITIALIZE_PER_MINUTE,
+      verifyPerMinute: e.RATE_LIMIT_VERIFY_PER_MINUTE,
+      webhookPerMinute: e.RATE_LIMIT_WEBHOOK_PER_MINUTE,
+      trustForwardedFor: e.TRUST_FORWARDED_FOR ? e.TRUST_FORWARDED_FOR === "true" : mode === "cloud",
+    },
     devDefaults,
   };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { AppError } from "../errors.ts";
 import type { Cursor } from "../payments/payment_store.ts";
 
@@ -47,3 +47,37 @@ export function parseLimit(text: string | undefined, fallback = 20): number {
   }
   return n;
 }
+
+/**
+ * The `limit` and `cursor` query parameters of a listing, validated by the
+ * route (422 `validation_failed` listing what is wrong): `limit` 1..100
+ * (default 20), `cursor` one of ours or absent.
+ */
+export const pageQuerySchema = z.object({
+  limit: z.string().optional().transform((text, ctx) => {
+    if (text === undefined) return 20;
+    const n = Number(text);
+    if (Number.isInteger(n) && n >= 1 && n <= 100) return n;
+    ctx.addIssue({ code: "custom", message: "limit must be an integer from 1 to 100" });
+    return z.NEVER;
+  }).openapi({
+    param: { name: "limit", in: "query" },
+    description: "Items per page, 1 to 100",
+    type: "integer",
+    minimum: 1,
+    maximum: 100,
+    default: 20,
+  }),
+  cursor: z.string().optional().transform((text, ctx) => {
+    try {
+      return decodeCursor(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "cursor is not valid" });
+      return z.NEVER;
+    }
+  }).openapi({
+    param: { name: "cursor", in: "query" },
+    description: "`next_cursor` of the previous page (opaque)",
+    type: "string",
+  }),
+});

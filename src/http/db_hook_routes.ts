@@ -8,14 +8,17 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "./app_env.ts";
 import { timingSafeEqualText } from "../auth/timing_safe_equal.ts";
 import { AppError } from "../errors.ts";
 import type { DatabaseEvent, DatabaseEventOutcome, RefundRequestRecord } from "../payments/handle_database_event.ts";
-import { readJsonBody } from "./json_body.ts";
+import { DatabaseHookAckSchema } from "./api_schemas.ts";
+import { jsonBody } from "./json_body.ts";
+import { DATABASE_PROBLEMS, jsonResponse, problemResponses } from "./openapi_responses.ts";
 import { refundView } from "./refund_routes.ts";
+import { guard } from "./route_guards.ts";
+import { validationHook } from "./validation_hook.ts";
 
 /** The header carrying the shared secret. */
 export const DB_WEBHOOK_SECRET_HEADER = "x-db-webhook-secret";
@@ -27,6 +30,9 @@ export const databaseEventSchema = z.object({
   schema: z.string().min(1).max(63),
   record: z.record(z.string(), z.unknown()).nullable(),
   old_record: z.record(z.string(), z.unknown()).nullable(),
+}).openapi("DatabaseEvent", {
+  description: "Supabase's Database Webhook payload; an INSERT into public.refund_requests starts a refund, " +
+    "anything else is answered 200 `ignored`",
 });
 
 /** A `refund_requests` row as the hook carries it. */
@@ -57,24 +63,60 @@ export interface DbHookRoutesDeps {
 }
 
 /** Builds the database-webhook sub-app (mounted at `/v1/hooks`). */
-export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.post("/database", async (c) => {
-    const given = c.req.header(DB_WEBHOOK_SECRET_HEADER) ?? "";
-    if (!timingSafeEqualText(given, secret)) {
-      throw new AppError("unauthorized", { detail: `Send the database webhook secret in ${DB_WEBHOOK_SECRET_HEADER}` });
-    }
-    const event = await readJsonBody(c, databaseEventSchema);
-    const result = await handle(event);
+export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook() });
+  const route = createRoute({
+    method: "post",
+    path: "/database",
+    tags: ["webhooks"],
+    summary: "Supabase Database Webhook (refund_requests INSERT)",
+    description: `Authenticated by the shared secret in \`${DB_WEBHOOK_SECRET_HEADER}\` (DB_WEBHOOK_SECRET), ` +
+      "compared in constant time before the body is read. Point the Database Webhook on INSERT into " +
+      "refund_requests at `<base URL>/v1/hooks/database` with that header.",
+    security: [{ databaseWebhookSecret: [] }],
+    // The secret before anything about the body.
+    middleware: [
+      guard((c) => {
+        if (!timingSafeEqualText(c.req.header(DB_WEBHOOK_SECRET_HEADER) ?? "", secret)) {
+          throw new AppError("unauthorized", {
+            detail: `Send the database webhook secret in ${DB_WEBHOOK_SECRET_HEADER}`,
+          });
+        }
+      }),
+      jsonBody(),
+    ] as const,
+    request: { body: { required: true, content: { "application/json": { schema: databaseEventSchema } } } },
+    responses: {
+      200: jsonResponse(
+        DatabaseHookAckSchema,
+        "Received: a refund started or replayed, refused (recorded), or ignored",
+      ),
+      ...problemResponses([
+        "bad_request",
+        "malformed_json",
+        "unauthorized",
+        "payload_too_large",
+        "unsupported_media_type",
+        "validation_failed",
+        ...DATABASE_PROBLEMS,
+        "provider_unavailable",
+      ]),
+    },
+  });
+  app.openapi(route, async (c) => {
+    const result = await handle(c.req.valid("json"));
     switch (result.outcome) {
       case "refund_started":
       case "refund_replayed":
-        return c.json({ received: true, outcome: result.outcome, refund: refundView(result.refund) });
+        return c.json({ received: true as const, outcome: result.outcome, refund: refundView(result.refund) }, 200);
       case "refused":
-        return c.json({ received: true, outcome: result.outcome, code: result.code, detail: result.detail });
+        return c.json(
+          { received: true as const, outcome: result.outcome, code: result.code, detail: result.detail },
+          200,
+        );
       case "already_handled":
       case "ignored":
-        return c.json({ received: true, outcome: result.outcome });
+        return c.json({ received: true as const, outcome: result.outcome }, 200);
       default: {
         const unreachable: never = result;
         return unreachable;

@@ -9,13 +9,15 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "./app_env.ts";
 import { AppError } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
 import type { ReconcileSummary } from "../payments/reconcile_payments.ts";
 import type { ProviderPassOptions, ProviderPassSummary } from "../payments/reconcile_provider.ts";
+import { ProviderPassSummarySchema, ReconcileSummarySchema } from "./api_schemas.ts";
+import { DATABASE_PROBLEMS, jsonResponse, problemResponses, SERVICE_AUTH_PROBLEMS } from "./openapi_responses.ts";
+import { validationHook } from "./validation_hook.ts";
 
 /** What the jobs routes run. */
 export interface JobsUseCases {
@@ -24,22 +26,44 @@ export interface JobsUseCases {
 }
 
 const _query = z.object({
-  scope: z.enum(["payments", "provider"]).default("payments"),
-  since: z.string().optional(),
+  scope: z.enum(["payments", "provider"], { error: "scope must be payments or provider" }).default("payments")
+    .openapi({
+      param: { name: "scope", in: "query" },
+      description: "`payments`: payments stuck in pending/processing, from our rows; `provider`: the provider's " +
+        "successes of a time window against our credits, continuing from the last complete window",
+    }),
+  since: z.string().optional().openapi({
+    param: { name: "since", in: "query" },
+    description: "scope=provider only: re-scan this far back instead of continuing from the cursor (90s, 30m, 48h, 2d)",
+    example: "48h",
+  }),
+});
+
+const reconcileRoute = createRoute({
+  method: "post",
+  path: "/reconcile",
+  tags: ["jobs"],
+  summary: "Run one reconciliation pass",
+  description: "scope=payments: payments stuck in pending or processing past their thresholds are confirmed with " +
+    "the provider and settled, unpaid ones older than RECONCILE_ABANDON_AFTER_HOURS are failed, expired " +
+    "idempotency records are purged. scope=provider: every success the provider recorded in the window gets " +
+    "exactly one credit. On Supabase, pg_cron calls it every minute (migration `schedule_reconcile`).",
+  security: [{ serviceRole: [] }],
+  request: { query: _query },
+  responses: {
+    200: jsonResponse(z.union([ReconcileSummarySchema, ProviderPassSummarySchema]), "What the pass did"),
+    ...problemResponses([...SERVICE_AUTH_PROBLEMS, "validation_failed", ...DATABASE_PROBLEMS, "provider_unavailable"]),
+  },
 });
 
 /** Builds the jobs sub-app (mounted at `/v1/jobs`, behind requireServiceRole). */
-export function jobsRoutes({ reconcile, reconcileProvider }: JobsUseCases): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.post("/reconcile", async (c) => {
-    const parsed = _query.safeParse(c.req.query());
-    if (!parsed.success) {
-      throw new AppError("validation_failed", { detail: "scope must be payments or provider" });
-    }
-    const { scope, since } = parsed.data;
+export function jobsRoutes({ reconcile, reconcileProvider }: JobsUseCases): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook() });
+  app.openapi(reconcileRoute, async (c) => {
+    const { scope, since } = c.req.valid("query");
     if (scope === "payments") {
       if (since !== undefined) throw new AppError("validation_failed", { detail: "since applies to scope=provider" });
-      return c.json(await reconcile());
+      return c.json(await reconcile(), 200);
     }
     let sinceMs: number | undefined;
     try {
@@ -47,7 +71,7 @@ export function jobsRoutes({ reconcile, reconcileProvider }: JobsUseCases): Hono
     } catch (error) {
       throw new AppError("validation_failed", { detail: (error as Error).message });
     }
-    return c.json(await reconcileProvider(sinceMs === undefined ? {} : { sinceMs }));
+    return c.json(await reconcileProvider(sinceMs === undefined ? {} : { sinceMs }), 200);
   });
   return app;
 }

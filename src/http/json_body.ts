@@ -3,9 +3,14 @@
  * 400 `malformed_json`, schema failure → 422 `validation_failed` with every
  * issue listed (path and message), never a 500 for the client's mistake.
  *
+ * Routes defined with `createRoute` validate the body with the route's own
+ * schema; {@linkcode jsonBody} runs first, so that the media type and the
+ * JSON syntax are refused with the same codes.
+ *
  * @module
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { AppError } from "../errors.ts";
 
@@ -36,4 +41,29 @@ export async function readJsonBody<S extends z.ZodTypeAny>(c: Context, schema: S
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw validationError(parsed.error);
   return parsed.data;
+}
+
+/** The media types read as JSON: `application/json` and `application/<anything>+json` (as Hono's validator). */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * Route middleware for a JSON body: wrong media type → 415
+ * `unsupported_media_type`, unparsable → 400 `malformed_json`. The route's
+ * validator then reads the parsed body (Hono caches it) and checks the schema.
+ */
+export function jsonBody(): MiddlewareHandler {
+  return async function jsonBodyMiddleware(c, next) {
+    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
+    if (!JSON_MEDIA_TYPE.test(mediaType)) {
+      throw new AppError("unsupported_media_type", { detail: "Send Content-Type: application/json" });
+    }
+    try {
+      await c.req.json();
+    } catch (error) {
+      // The body limit refuses a chunked body while it is read: keep its 413.
+      if (error instanceof AppError || error instanceof HTTPException) throw error;
+      throw new AppError("malformed_json", { detail: "The body is not valid JSON" });
+    }
+    await next();
+  };
 }

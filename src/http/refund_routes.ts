@@ -6,18 +6,26 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "./app_env.ts";
 import { AppError } from "../errors.ts";
 import type { PaymentStore } from "../payments/payment_store.ts";
 import type { Refund } from "../payments/refund.ts";
 import type { Refunds } from "../payments/refund_payment.ts";
 import { requestFingerprint } from "../payments/request_fingerprint.ts";
+import { RefundListSchema, RefundSchema } from "./api_schemas.ts";
 import { idempotencyKey } from "./idempotency_key.ts";
-import { readJsonBody } from "./json_body.ts";
-import { assertServiceRole } from "./middleware/auth.ts";
-import { paymentReference } from "./payment_reference.ts";
+import { jsonBody } from "./json_body.ts";
+import {
+  DATABASE_PROBLEMS,
+  IDEMPOTENT_REPLAYED_HEADER,
+  jsonResponse,
+  problemResponses,
+  SERVICE_AUTH_PROBLEMS,
+  USER_AUTH_PROBLEMS,
+} from "./openapi_responses.ts";
+import { idempotencyKeyRequired, knownReferenceShape, serviceRoleOnly } from "./route_guards.ts";
+import { validationHook } from "./validation_hook.ts";
 
 /** The body of `POST /v1/payments/:reference/refunds`. */
 export const refundBodySchema = z.object({
@@ -25,7 +33,11 @@ export const refundBodySchema = z.object({
   amount: z.number().int("amount must be an integer number of minor units").positive()
     .max(Number.MAX_SAFE_INTEGER).optional(),
   reason: z.string().trim().min(1).max(500),
-}).strict();
+}).strict().openapi({
+  description: "`amount` in minor units (everything still refundable when absent); never more than paid minus " +
+    "refunded, nor more than the wallet can give back",
+  example: { amount: 100000, reason: "customer asked" },
+});
 
 /** A refund as the API shows it. */
 export function refundView(refund: Refund): Record<string, unknown> {
@@ -51,15 +63,77 @@ export interface RefundRoutesDeps {
   refunds: Pick<Refunds, "refundPayment">;
 }
 
-/** Builds the refunds sub-app (mounted at `/v1/payments`, behind requireUserOrService). */
-export function refundRoutes({ store, refunds }: RefundRoutesDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+const _params = z.object({
+  reference: z.string().openapi({
+    param: { name: "reference", in: "path" },
+    example: "pay-3f6c0d2e9b1a4c7e8f00112233445566",
+  }),
+});
 
-  app.post("/:reference/refunds", async (c) => {
-    assertServiceRole(c.get("principal").role);
-    const reference = paymentReference(c.req.param("reference"));
+const create = createRoute({
+  method: "post",
+  path: "/{reference}/refunds",
+  tags: ["refunds"],
+  summary: "Refund a payment (service role)",
+  description: "Full or partial, idempotent per Idempotency-Key (a replay answers the same refund with " +
+    "`Idempotent-Replayed: true`). The amount is reserved on the wallet first; the provider's refund is " +
+    "asynchronous (`refund.*` webhooks and reconciliation settle it).",
+  security: [{ serviceRole: [] }],
+  // In this order: the role, the reference, the key, then the body.
+  middleware: [serviceRoleOnly, knownReferenceShape, idempotencyKeyRequired, jsonBody()] as const,
+  request: {
+    params: _params,
+    headers: z.object({
+      "idempotency-key": z.string().openapi({
+        param: { in: "header", required: true },
+        description: "1–255 visible ASCII characters, unique per refund",
+      }),
+    }),
+    body: { required: true, content: { "application/json": { schema: refundBodySchema } } },
+  },
+  responses: {
+    201: jsonResponse(RefundSchema, "The refund (or the replay of its creation)", IDEMPOTENT_REPLAYED_HEADER),
+    ...problemResponses([
+      "idempotency_key_missing",
+      "idempotency_key_invalid",
+      "malformed_json",
+      ...SERVICE_AUTH_PROBLEMS,
+      "payment_not_found",
+      "payment_not_refundable",
+      "insufficient_balance",
+      "payload_too_large",
+      "unsupported_media_type",
+      "validation_failed",
+      "idempotency_key_reused",
+      "refund_exceeds_payment",
+      ...DATABASE_PROBLEMS,
+      "provider_unavailable",
+    ]),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/{reference}/refunds",
+  tags: ["refunds"],
+  summary: "A payment's refunds (service role, or the payment's owner)",
+  security: [{ serviceRole: [] }, { userToken: [] }],
+  middleware: [knownReferenceShape] as const,
+  request: { params: _params },
+  responses: {
+    200: jsonResponse(RefundListSchema, "The refunds, oldest first"),
+    ...problemResponses([...USER_AUTH_PROBLEMS, "payment_not_found", ...DATABASE_PROBLEMS]),
+  },
+});
+
+/** Builds the refunds sub-app (mounted at `/v1/payments`, behind requireUserOrService). */
+export function refundRoutes({ store, refunds }: RefundRoutesDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook() });
+
+  app.openapi(create, async (c) => {
+    const { reference } = c.req.valid("param");
     const key = idempotencyKey(c);
-    const body = await readJsonBody(c, refundBodySchema);
+    const body = c.req.valid("json");
     const { refund, replayed } = await refunds.refundPayment({
       reference,
       amount: body.amount ?? null,
@@ -73,12 +147,12 @@ export function refundRoutes({ store, refunds }: RefundRoutesDeps): Hono<AppEnv>
     return c.json(refundView(refund), 201);
   });
 
-  app.get("/:reference/refunds", async (c) => {
+  app.openapi(list, async (c) => {
     const principal = c.get("principal");
-    const reference = paymentReference(c.req.param("reference"));
-    const list = await store.listRefunds(reference, principal.role === "service_role" ? null : principal.userId);
-    if (list === null) throw new AppError("payment_not_found", { detail: `No payment with reference ${reference}` });
-    return c.json({ items: list.map(refundView) });
+    const { reference } = c.req.valid("param");
+    const found = await store.listRefunds(reference, principal.role === "service_role" ? null : principal.userId);
+    if (found === null) throw new AppError("payment_not_found", { detail: `No payment with reference ${reference}` });
+    return c.json({ items: found.map(refundView) }, 200);
   });
 
   return app;

@@ -1,18 +1,22 @@
 /**
  * Structured logs: one JSON object per line, with a level, a message and
  * fields. Fields whose name looks like a secret are redacted, so a careless
- * caller cannot leak a key or a token into the logs.
+ * caller cannot leak a key or a token into the logs; so are e-mail
+ * addresses (personal data: lines name users by id). Every line also
+ * carries the current request's context (`request_id`, `user_id`; see
+ * `log_context.ts`), so the use cases' lines can be found from a request.
  *
  * @module
  */
+import { currentLogContext } from "./log_context.ts";
 
 /** Log levels, least to most severe. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** Field names whose values are never written. */
-const SECRET_FIELD = /authorization|password|secret|token|api_?key|signature|cookie|jwt/i;
+/** Field names whose values are never written: secrets, and e-mail addresses (personal data). */
+const SECRET_FIELD = /authorization|password|secret|token|api_?key|signature|cookie|jwt|e_?mail/i;
 
 /** A structured logger. */
 export interface Logger {
@@ -53,7 +57,7 @@ export function createLogger(
       time: now().toISOString(),
       level: lvl,
       msg: message,
-      ...redact({ ...base, ...fields }),
+      ...redact({ ...currentLogContext(), ...base, ...fields }),
     });
     write(line, lvl);
   };

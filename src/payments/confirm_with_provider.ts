@@ -18,6 +18,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { Clock } from "../observability/clock.ts";
 import { type PaymentProvider, ProviderError, type VerifyResult } from "./payment_provider.ts";
 import type { CreditOutcome, Payment, PaymentStore } from "./payment_store.ts";
+import { transitionsMadeBy } from "./payment_transitions.ts";
 
 /** What confirming did. */
 export interface ConfirmResult {
@@ -76,14 +77,21 @@ export function createConfirmWithProvider(
     },
   ) {
     const reference = payment.reference;
-    const log = logger.child({ reference, actor });
+    // Money events name the payment, its owner (by id only) and the provider's reference, for correlation.
+    const log = logger.child({ reference, actor, user_id: payment.user_id, provider_reference: providerReference });
+    /** Counts the transitions this call made and returns them as `failed→processing→completed`. */
+    const transitions = (after: Payment): string | undefined => {
+      const made = transitionsMadeBy(after, actor);
+      for (const t of made) metrics.inc("payment_transitions_total", { from: t.from ?? "none", to: t.to, actor });
+      return made.length > 0 ? [made[0]!.from ?? "none", ...made.map((t) => t.to)].join("→") : undefined;
+    };
     const age = clock.now() - Date.parse(payment.created_at);
     const abandoned = abandonAfterMs !== null && age >= abandonAfterMs;
     const fail = async (reason: string, providerPayload: unknown): Promise<ConfirmResult> => {
       const failed = await store.failPayment({ reference, reason, providerPayload, fence, actor, webhookEventId });
       if (failed.changed) {
         metrics.inc("payments_failed_total", { actor });
-        log.info("payment failed", { reason });
+        log.info("payment failed", { reason, outcome: "failed", transition: transitions(failed.payment) });
       }
       return { payment: failed.payment, outcome: failed.changed ? "failed" : "unchanged" };
     };
@@ -127,9 +135,16 @@ export function createConfirmWithProvider(
           webhookEventId,
         });
         metrics.inc("payments_credit_attempts_total", { actor, outcome: credit.outcome });
+        const event = {
+          outcome: credit.outcome,
+          ...(credit.outcome === "credited" || credit.outcome === "mismatch"
+            ? { transition: transitions(credit.payment) }
+            : {}),
+        };
         if (credit.outcome === "mismatch") {
           // Loud on purpose: either a tampered checkout or a provider bug.
           log.error("AMOUNT MISMATCH: payment not credited", {
+            ...event,
             expected_amount: payment.amount,
             expected_currency: payment.currency,
             provider_amount: amount,
@@ -137,18 +152,27 @@ export function createConfirmWithProvider(
           });
         } else if (credit.outcome === "not_creditable") {
           log.error("provider success for a payment failed for a mismatch: not credited", {
+            ...event,
             provider_amount: amount,
             provider_currency: verified.currency,
           });
-        } else if (credit.late_success) {
+        }
+        if (credit.credited) {
+          metrics.inc("ledger_credits_total", { currency: verified.currency });
+          metrics.inc("ledger_credited_minor_units_total", { currency: verified.currency }, amount);
+        }
+        if (credit.late_success) {
           metrics.inc("payments_late_success_total", { actor });
           log.warn("late success credited: the provider took the money after we had failed the payment", {
+            ...event,
             amount,
             currency: verified.currency,
             failure_reason: payment.failure_reason,
           });
         } else if (credit.credited) {
-          log.info("payment credited", { amount, currency: verified.currency });
+          log.info("payment credited", { ...event, amount, currency: verified.currency });
+        } else if (credit.outcome === "already_credited") {
+          log.info("payment already credited", event);
         }
         return { payment: credit.payment, outcome: credit.outcome };
       }

@@ -177,7 +177,7 @@ export function createInitializePayment(
       }
     }
     let payment = begun.payment;
-    const log = logger.child({ reference: payment.reference, recovery: begun.outcome });
+    const log = logger.child({ reference: payment.reference, recovery: begun.outcome, user_id: userId });
 
     // Phase 2: the foreign call. The provider reference is the provider-side guard.
     let checkout: InitializeResult;
@@ -253,7 +253,13 @@ export function createInitializePayment(
       accessCode,
       failureReason: null,
     });
-    log.info("payment initialized");
+    log.info("payment initialized", {
+      outcome: "initialized",
+      transition: "none→pending",
+      provider_reference: payment.provider_reference,
+      amount: payment.amount,
+      currency: payment.currency,
+    });
     return { status: stored.status, body: stored.body, replayed: false };
   };
 }

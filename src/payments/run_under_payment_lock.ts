@@ -61,10 +61,12 @@ export function createRunUnderPaymentLock(
   ): Promise<LockedRun<T>> {
     for (let attempt = 1;; attempt++) {
       try {
-        const run = await withLock(locks, paymentLockKey(reference), (handle) => work(handle.fence), {
-          leaseMs: lock.leaseMs,
-          waitMs: lock.waitMs,
-        });
+        const run = await withLock(locks, paymentLockKey(reference), (handle) => {
+          // No fence: the lock store was down and the work runs without the lock (SQL still guards the money).
+          metrics.inc("lock_acquisitions_total", { actor, outcome: handle.fence === null ? "degraded" : "acquired" });
+          return work(handle.fence);
+        }, { leaseMs: lock.leaseMs, waitMs: lock.waitMs });
+        if (!run.acquired) metrics.inc("lock_acquisitions_total", { actor, outcome: "contended" });
         return run.acquired ? { acquired: true, value: run.value } : { acquired: false };
       } catch (error) {
         if (!(error instanceof AppError && error.code === "stale_fence")) throw error;

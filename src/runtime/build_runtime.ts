@@ -16,13 +16,19 @@ import type { SqlClient } from "../db/sql_client.ts";
 import { systemClock, type Timers } from "../observability/clock.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import type { SandboxPaystack } from "../providers/sandbox/sandbox_paystack.ts";
-import { assembleService, type ServiceBackends, type ServiceOptions, type ServiceRuntime } from "./service_runtime.ts";
+import {
+  assembleService,
+  buildRateLimiters,
+  type ServiceBackends,
+  type ServiceOptions,
+  type ServiceRuntime,
+} from "./service_runtime.ts";
 
 /**
  * Options of {@linkcode buildRuntime}. No base path: the sandbox's checkout
  * and webhook URLs assume the service at the root of `PUBLIC_BASE_URL`.
  */
-export interface BuildRuntimeOptions extends Omit<ServiceOptions, "basePath"> {
+export interface BuildRuntimeOptions extends Omit<ServiceOptions, "basePath" | "publicPath"> {
   /** Sandbox webhook retry schedule override (tests use short ones). */
   sandboxRetrySchedule?: number[];
   /** The timers the sandbox's refund steps wait on (tests pass a manual clock). */
@@ -80,6 +86,7 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
 
     // --- lock: @upstash/redis → (local proxy →) Redis, or in memory
     let lockStore: ServiceBackends["lockStore"];
+    let rateLimiters: ServiceBackends["rateLimiters"];
     let proxyUrl: string | null = null;
     if (config.redis.kind === "upstash") {
       lockStore = { kind: "upstash", url: config.redis.url, token: config.redis.token };
@@ -87,8 +94,12 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
       proxyUrl = await _serveLocalUpstash(config.redis, metrics, trace, closers);
       lockStore = { kind: "upstash", url: proxyUrl, token: config.redis.token };
     } else {
-      const { createMemoryLockService } = await import("../lock/memory_lock_service.ts");
+      const [{ createMemoryLockService }, { createMemoryRateLimiter }] = await Promise.all([
+        import("../lock/memory_lock_service.ts"),
+        import("../rate_limit/memory_rate_limiter.ts"),
+      ]);
       lockStore = { kind: "service", locks: createMemoryLockService({ clock }) };
+      rateLimiters = buildRateLimiters(config, (rule) => createMemoryRateLimiter(rule, { clock }));
     }
 
     // Registered before the sandbox's closer so that it runs after it: the
@@ -103,12 +114,20 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
       sandbox = await _startSandbox(config, db, options, closers);
     }
 
-    const service = assembleService(config, { supabase, lockStore, sandboxApp: sandbox?.app }, {
-      logger,
-      metrics,
-      clock,
-      ...(trace ? { trace } : {}),
-    });
+    // Local modes serve the docs page's assets from the npm package, so /docs works offline.
+    const docsAssets = config.mode === "cloud"
+      ? undefined
+      : (await import("../local/swagger_ui_assets.ts")).swaggerUiAssets();
+    const service = assembleService(
+      config,
+      { supabase, lockStore, rateLimiters, sandboxApp: sandbox?.app, docsAssets },
+      {
+        logger,
+        metrics,
+        clock,
+        ...(trace ? { trace } : {}),
+      },
+    );
     drainLocks = service.close;
     return {
       ...service,

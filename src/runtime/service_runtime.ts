@@ -11,7 +11,7 @@
 import { createClient } from "@supabase/supabase-js";
 import { Redis } from "@upstash/redis";
 import type { Hono } from "hono";
-import { type AppDeps, type AppUseCases, createApp } from "../app.ts";
+import { type AppDeps, type AppUseCases, createApp, type RateLimiters } from "../app.ts";
 import type { Config } from "../config.ts";
 import { createJwtVerifier } from "../auth/jwt_verifier.ts";
 import type { AppEnv } from "../http/app_env.ts";
@@ -22,6 +22,9 @@ import { type Clock, systemClock } from "../observability/clock.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { createPaystackProvider } from "../providers/paystack_provider.ts";
+import { failOpenRateLimiter } from "../rate_limit/fail_open_rate_limiter.ts";
+import type { RateLimiter, RateLimitRule } from "../rate_limit/rate_limiter.ts";
+import { createUpstashRateLimiter } from "../rate_limit/upstash_rate_limiter.ts";
 import { createSupabasePaymentStore } from "../store/supabase_payment_store.ts";
 
 /** Where the service's backing services answer. */
@@ -37,6 +40,13 @@ export interface ServiceBackends {
     | { kind: "service"; locks: LockService };
   /** The sandbox provider's routes, mounted at `/sandbox/paystack` (dev and tests only). */
   sandboxApp?: Hono | undefined;
+  /**
+   * Ready rate limiters (embedded mode's in-memory ones). By default they
+   * are built on the Upstash lock store, failing open; none without one.
+   */
+  rateLimiters?: RateLimiters | undefined;
+  /** Swagger UI's assets, served under `/docs/assets` (local modes); by default `/docs` loads them from the CDN. */
+  docsAssets?: Hono | undefined;
 }
 
 /** Options of {@linkcode assembleService}. */
@@ -51,6 +61,8 @@ export interface ServiceOptions {
   trace?: (event: string) => void;
   /** Prefix of every route (`/payments` in the Edge Function). @default "/" */
   basePath?: string;
+  /** The path clients use, for the OpenAPI document (`/functions/v1/payments`). @default basePath */
+  publicPath?: string;
 }
 
 /** The assembled service. */
@@ -78,7 +90,7 @@ export interface ServiceRuntime {
  * ```
  */
 export function assembleService(config: Config, backends: ServiceBackends, options: ServiceOptions): ServiceRuntime {
-  const { logger, metrics = createMetrics(), clock = systemClock, trace, basePath } = options;
+  const { logger, metrics = createMetrics(), clock = systemClock, trace, basePath, publicPath } = options;
   const supabase = createClient(backends.supabase.url, backends.supabase.serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     global: { fetch: _countingRpcFetch(metrics, trace) },
@@ -86,8 +98,11 @@ export function assembleService(config: Config, backends: ServiceBackends, optio
   const store = createSupabasePaymentStore(supabase);
 
   const { lockStore } = backends;
+  const redis = lockStore.kind === "upstash"
+    ? new Redis({ url: lockStore.url, token: lockStore.token, enableAutoPipelining: true, retry: false })
+    : null;
   const inner = lockStore.kind === "service" ? lockStore.locks : createUpstashLockService({
-    redis: new Redis({ url: lockStore.url, token: lockStore.token, enableAutoPipelining: true, retry: false }),
+    redis: redis!,
     prefix: config.lock.prefix,
   });
   const locks = createDegradingLockService(inner, {
@@ -104,6 +119,16 @@ export function assembleService(config: Config, backends: ServiceBackends, optio
     timeoutMs: config.provider.timeoutMs,
   });
   const verifier = createJwtVerifier({ secret: config.auth.jwtSecret, jwksUrl: config.auth.jwksUrl });
+  const rateLimiters = backends.rateLimiters ??
+    (redis
+      ? buildRateLimiters(
+        config,
+        (rule) =>
+          failOpenRateLimiter(createUpstashRateLimiter(rule, { redis, prefix: config.lock.prefix }), {
+            timeoutMs: config.lock.redisTimeoutMs,
+          }),
+      )
+      : undefined);
   const { app, useCases } = createApp({
     config,
     store,
@@ -115,22 +140,49 @@ export function assembleService(config: Config, backends: ServiceBackends, optio
     clock,
     sandbox: backends.sandboxApp,
     basePath,
+    publicPath,
+    rateLimiters,
+    docsAssets: backends.docsAssets,
   });
   return { app, useCases, store, locks, metrics, close: async () => void await locks.drain() };
 }
 
 /**
- * supabase-js' fetch, counting each RPC round trip per function
- * (`db_rpc_requests_total{fn}`): how we measure "at most 2 RPCs" per flow.
+ * The limiters of the configured limits, one minute windows, each built by
+ * `build` (a limit of 0 is off: no limiter).
+ */
+export function buildRateLimiters(
+  config: Pick<Config, "rateLimit">,
+  build: (rule: RateLimitRule) => RateLimiter,
+): RateLimiters {
+  const make = (name: string, limit: number) => limit > 0 ? build({ name, limit, windowSeconds: 60 }) : undefined;
+  return {
+    initialize: make("initialize", config.rateLimit.initializePerMinute),
+    verify: make("verify", config.rateLimit.verifyPerMinute),
+    webhook: make("webhook", config.rateLimit.webhookPerMinute),
+  };
+}
+
+/**
+ * supabase-js' fetch, counting and timing each RPC round trip per function
+ * (`db_rpc_requests_total{fn}`, `db_rpc_duration_seconds{fn,status}`): how
+ * we measure "at most 2 RPCs" per flow, and the database's latency.
  */
 function _countingRpcFetch(metrics: Metrics, trace?: (event: string) => void): typeof fetch {
-  return (input, init) => {
+  return async (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const fn = /\/rest\/v1\/rpc\/([^/?#]+)/.exec(url)?.[1];
-    if (fn) {
-      metrics.inc("db_rpc_requests_total", { fn });
-      trace?.(`rpc:${fn}`);
+    if (!fn) return await fetch(input, init);
+    metrics.inc("db_rpc_requests_total", { fn });
+    trace?.(`rpc:${fn}`);
+    const started = performance.now();
+    let status = "error";
+    try {
+      const response = await fetch(input, init);
+      status = String(response.status);
+      return response;
+    } finally {
+      metrics.observe("db_rpc_duration_seconds", { fn, status }, (performance.now() - started) / 1000);
     }
-    return fetch(input, init);
   };
 }

@@ -16,10 +16,11 @@ const LOCAL_ONLY_PATHS = [
   "src/providers/sandbox/", // sandbox Paystack
   "src/db/", // Postgres / PGlite client, migrations
   "src/lock/memory_lock_service.ts",
+  "src/rate_limit/memory_rate_limiter.ts",
   "src/auth/dev_token.ts",
 ];
 /** npm packages only the stand-ins use. */
-const LOCAL_ONLY_PACKAGES = ["postgres", "@electric-sql/pglite", "ioredis"];
+const LOCAL_ONLY_PACKAGES = ["postgres", "@electric-sql/pglite", "ioredis", "swagger-ui-dist"];
 
 /** The local-only modules and packages among what `graph` loads. */
 function localOnly(graph: ModuleGraph, { dynamic }: { dynamic: boolean }): string[] {

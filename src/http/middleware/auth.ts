@@ -9,6 +9,7 @@ import type { AppEnv } from "../app_env.ts";
 import { isUuid, type JwtVerifier } from "../../auth/jwt_verifier.ts";
 import { AppError } from "../../errors.ts";
 import { timingSafeEqualText } from "../../auth/timing_safe_equal.ts";
+import { addLogContext } from "../../observability/log_context.ts";
 
 function _bearer(header: string | undefined): string {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
@@ -24,7 +25,8 @@ export interface RequireUserOptions {
 /**
  * Admits a signed-in user: a valid token with `aud` and `role`
  * `authenticated` and a `sub` (the verifier has already refused a `sub` that
- * is not a UUID). Sets `principal`.
+ * is not a UUID). Sets `principal`, and `user_id` in the log context (the
+ * id only: never the token or the e-mail).
  */
 export function requireUser({ verifier }: RequireUserOptions): MiddlewareHandler<AppEnv> {
   return async function requireUserMiddleware(c, next) {
@@ -33,6 +35,7 @@ export function requireUser({ verifier }: RequireUserOptions): MiddlewareHandler
       throw new AppError("invalid_token", { detail: "Token is not a signed-in user's access token" });
     }
     c.set("principal", principal);
+    addLogContext({ user_id: principal.userId });
     await next();
   };
 }
@@ -54,6 +57,7 @@ export function requireServiceRole({ verifier, serviceRoleKey }: RequireServiceR
     const token = _bearer(c.req.header("authorization"));
     if (serviceRoleKey && timingSafeEqualText(token, serviceRoleKey)) {
       c.set("principal", { userId: "", role: "service_role", claims: {} });
+      addLogContext({ role: "service_role" });
       return await next();
     }
     const principal = await verifier.verify(token);
@@ -61,6 +65,7 @@ export function requireServiceRole({ verifier, serviceRoleKey }: RequireServiceR
       throw new AppError("forbidden", { detail: "This endpoint needs the service role" });
     }
     c.set("principal", principal);
+    addLogContext({ role: "service_role" });
     await next();
   };
 }

@@ -28,6 +28,8 @@ import { buildCloudRuntime } from "../../../src/runtime/build_cloud_runtime.ts";
 
 /** The function's name, the first path segment of every request it receives. */
 const FUNCTION_PATH = "/payments";
+/** Where clients reach it (`https://<ref>.supabase.co/functions/v1/payments`): the OpenAPI document's server. */
+const PUBLIC_PATH = "/functions/v1/payments";
 
 const env = Deno.env.toObject();
 let config: Config;
@@ -39,7 +41,7 @@ try {
   throw error;
 }
 const logger = createLogger({ level: config.logLevel }, { function: "payments" });
-const runtime = buildCloudRuntime(config, { logger, basePath: FUNCTION_PATH });
+const runtime = buildCloudRuntime(config, { logger, basePath: FUNCTION_PATH, publicPath: PUBLIC_PATH });
 
 Deno.serve({
   ...(env.PORT ? { port: config.port, hostname: config.hostname } : {}),
