@@ -215,7 +215,14 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
   api.route("/v1/payments", refundRoutes({ store, refunds }));
   api.route("/v1/wallet", walletRoutes({ store }));
   api.route("/v1/wallet", debitRoutes({ currencies: config.currencies, debit }));
-  api.route("/v1/hooks", dbHookRoutes({ secret: config.dbWebhookSecret, handle: handleDatabaseEvent }));
+  api.route(
+    "/v1/hooks",
+    dbHookRoutes({
+      secret: config.dbWebhookSecret,
+      handle: handleDatabaseEvent,
+      rateLimit: limit(limiters.webhook, perIp),
+    }),
+  );
   api.route(
     "/v1/webhooks",
     webhookRoutes({

@@ -9,13 +9,14 @@
  * @module
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { timingSafeEqualText } from "../auth/timing_safe_equal.ts";
 import { AppError } from "../errors.ts";
 import type { DatabaseEvent, DatabaseEventOutcome, RefundRequestRecord } from "../payments/handle_database_event.ts";
 import { DatabaseHookAckSchema } from "./api_schemas.ts";
 import { jsonBody } from "./json_body.ts";
-import { DATABASE_PROBLEMS, jsonResponse, problemResponses } from "./openapi_responses.ts";
+import { DATABASE_PROBLEMS, jsonResponse, problemResponses, RATE_LIMIT_HEADERS } from "./openapi_responses.ts";
 import { refundView } from "./refund_routes.ts";
 import { guard } from "./route_guards.ts";
 import { validationHook } from "./validation_hook.ts";
@@ -60,10 +61,14 @@ export function parseRefundRequest(record: unknown): RefundRequestRecord {
 export interface DbHookRoutesDeps {
   secret: string;
   handle: (event: DatabaseEvent) => Promise<DatabaseEventOutcome>;
+  /** Rate limiter of the webhook endpoints (per client IP, generous). @default none */
+  rateLimit?: MiddlewareHandler<AppEnv> | undefined;
 }
 
 /** Builds the database-webhook sub-app (mounted at `/v1/hooks`). */
-export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): OpenAPIHono<AppEnv> {
+export function dbHookRoutes(
+  { secret, handle, rateLimit = async (_c, next) => await next() }: DbHookRoutesDeps,
+): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook() });
   const route = createRoute({
     method: "post",
@@ -71,11 +76,13 @@ export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): OpenAPIHono<
     tags: ["webhooks"],
     summary: "Supabase Database Webhook (refund_requests INSERT)",
     description: `Authenticated by the shared secret in \`${DB_WEBHOOK_SECRET_HEADER}\` (DB_WEBHOOK_SECRET), ` +
-      "compared in constant time before the body is read. Point the Database Webhook on INSERT into " +
+      "compared in constant time before the body is read. Rate-limited per client IP together with the provider " +
+      "webhooks (generously). Point the Database Webhook on INSERT into " +
       "refund_requests at `<base URL>/v1/hooks/database` with that header.",
     security: [{ databaseWebhookSecret: [] }],
-    // The secret before anything about the body.
+    // The rate limit (per client IP, shared with the provider webhooks), then the secret, then the body.
     middleware: [
+      rateLimit,
       guard((c) => {
         if (!timingSafeEqualText(c.req.header(DB_WEBHOOK_SECRET_HEADER) ?? "", secret)) {
           throw new AppError("unauthorized", {
@@ -90,6 +97,7 @@ export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): OpenAPIHono<
       200: jsonResponse(
         DatabaseHookAckSchema,
         "Received: a refund started or replayed, refused (recorded), or ignored",
+        RATE_LIMIT_HEADERS,
       ),
       ...problemResponses([
         "bad_request",
@@ -98,9 +106,10 @@ export function dbHookRoutes({ secret, handle }: DbHookRoutesDeps): OpenAPIHono<
         "payload_too_large",
         "unsupported_media_type",
         "validation_failed",
+        "rate_limited",
         ...DATABASE_PROBLEMS,
         "provider_unavailable",
-      ]),
+      ], { headers: { rate_limited: RATE_LIMIT_HEADERS } }),
     },
   });
   app.openapi(route, async (c) => {

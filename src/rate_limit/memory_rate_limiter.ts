@@ -1,5 +1,6 @@
 /**
- * The in-memory RateLimiter (embedded mode: one process, no Redis), with the
+ * The in-memory RateLimiter (embedded mode's per-user limits; in every mode
+ * the per-IP webhook limit, which each instance keeps on its own), with the
  * sliding-window approximation Upstash's `slidingWindow` uses: the count of
  * the current fixed window plus the previous window's count weighted by how
  * much of it still overlaps the sliding window. Time comes from a clock.

@@ -1,8 +1,8 @@
 /**
  * The RateLimiter port: "may this caller make one more request of this kind
  * now?". Adapters: Upstash Redis (`upstash_rate_limiter.ts`, local and cloud
- * modes, shared by every instance) and in memory (`memory_rate_limiter.ts`,
- * embedded mode, one process). `fail_open_rate_limiter.ts` wraps the Redis
+ * modes, shared by every instance) and in memory (`memory_rate_limiter.ts`:
+ * embedded mode, and the per-instance webhook limit). `fail_open_rate_limiter.ts` wraps the Redis
  * one so that Redis being down never blocks a payment.
  *
  * @module

@@ -16,13 +16,7 @@ import type { SqlClient } from "../db/sql_client.ts";
 import { systemClock, type Timers } from "../observability/clock.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import type { SandboxPaystack } from "../providers/sandbox/sandbox_paystack.ts";
-import {
-  assembleService,
-  buildRateLimiters,
-  type ServiceBackends,
-  type ServiceOptions,
-  type ServiceRuntime,
-} from "./service_runtime.ts";
+import { assembleService, type ServiceBackends, type ServiceOptions, type ServiceRuntime } from "./service_runtime.ts";
 
 /**
  * Options of {@linkcode buildRuntime}. No base path: the sandbox's checkout
@@ -86,7 +80,6 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
 
     // --- lock: @upstash/redis → (local proxy →) Redis, or in memory
     let lockStore: ServiceBackends["lockStore"];
-    let rateLimiters: ServiceBackends["rateLimiters"];
     let proxyUrl: string | null = null;
     if (config.redis.kind === "upstash") {
       lockStore = { kind: "upstash", url: config.redis.url, token: config.redis.token };
@@ -94,12 +87,8 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
       proxyUrl = await _serveLocalUpstash(config.redis, metrics, trace, closers);
       lockStore = { kind: "upstash", url: proxyUrl, token: config.redis.token };
     } else {
-      const [{ createMemoryLockService }, { createMemoryRateLimiter }] = await Promise.all([
-        import("../lock/memory_lock_service.ts"),
-        import("../rate_limit/memory_rate_limiter.ts"),
-      ]);
+      const { createMemoryLockService } = await import("../lock/memory_lock_service.ts");
       lockStore = { kind: "service", locks: createMemoryLockService({ clock }) };
-      rateLimiters = buildRateLimiters(config, (rule) => createMemoryRateLimiter(rule, { clock }));
     }
 
     // Registered before the sandbox's closer so that it runs after it: the
@@ -120,7 +109,7 @@ export async function buildRuntime(config: Config, options: BuildRuntimeOptions)
       : (await import("../local/swagger_ui_assets.ts")).swaggerUiAssets();
     const service = assembleService(
       config,
-      { supabase, lockStore, rateLimiters, sandboxApp: sandbox?.app, docsAssets },
+      { supabase, lockStore, sandboxApp: sandbox?.app, docsAssets },
       {
         logger,
         metrics,

@@ -23,6 +23,7 @@ import type { Logger } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { createPaystackProvider } from "../providers/paystack_provider.ts";
 import { failOpenRateLimiter } from "../rate_limit/fail_open_rate_limiter.ts";
+import { createMemoryRateLimiter } from "../rate_limit/memory_rate_limiter.ts";
 import type { RateLimiter, RateLimitRule } from "../rate_limit/rate_limiter.ts";
 import { createUpstashRateLimiter } from "../rate_limit/upstash_rate_limiter.ts";
 import { createSupabasePaymentStore } from "../store/supabase_payment_store.ts";
@@ -40,11 +41,6 @@ export interface ServiceBackends {
     | { kind: "service"; locks: LockService };
   /** The sandbox provider's routes, mounted at `/sandbox/paystack` (dev and tests only). */
   sandboxApp?: Hono | undefined;
-  /**
-   * Ready rate limiters (embedded mode's in-memory ones). By default they
-   * are built on the Upstash lock store, failing open; none without one.
-   */
-  rateLimiters?: RateLimiters | undefined;
   /** Swagger UI's assets, served under `/docs/assets` (local modes); by default `/docs` loads them from the CDN. */
   docsAssets?: Hono | undefined;
 }
@@ -119,16 +115,17 @@ export function assembleService(config: Config, backends: ServiceBackends, optio
     timeoutMs: config.provider.timeoutMs,
   });
   const verifier = createJwtVerifier({ secret: config.auth.jwtSecret, jwksUrl: config.auth.jwksUrl });
-  const rateLimiters = backends.rateLimiters ??
-    (redis
-      ? buildRateLimiters(
-        config,
-        (rule) =>
-          failOpenRateLimiter(createUpstashRateLimiter(rule, { redis, prefix: config.lock.prefix }), {
-            timeoutMs: config.lock.redisTimeoutMs,
-          }),
-      )
-      : undefined);
+  const perInstance = (rule: RateLimitRule) => createMemoryRateLimiter(rule, { clock });
+  const rateLimiters = buildRateLimiters(config, {
+    // Per user, shared by every instance: on the lock's Redis, failing open; in memory without one (embedded).
+    shared: redis
+      ? (rule) =>
+        failOpenRateLimiter(createUpstashRateLimiter(rule, { redis, prefix: config.lock.prefix }), {
+          timeoutMs: config.lock.redisTimeoutMs,
+        })
+      : perInstance,
+    perInstance,
+  });
   const { app, useCases } = createApp({
     config,
     store,
@@ -148,18 +145,26 @@ export function assembleService(config: Config, backends: ServiceBackends, optio
 }
 
 /**
- * The limiters of the configured limits, one minute windows, each built by
- * `build` (a limit of 0 is off: no limiter).
+ * The limiters of the configured limits, one-minute windows (a limit of 0
+ * is off: no limiter). The per-user ones (`initialize`, `verify`) are built
+ * `shared`, so a user cannot multiply them across instances. The per-IP
+ * webhook one is built `perInstance`, in memory: webhooks are the credit
+ * path, and a Redis round trip before each one would cost every credit for
+ * a generous safety valve that each instance can keep alone (N instances
+ * admit N times the limit from one source).
  */
 export function buildRateLimiters(
   config: Pick<Config, "rateLimit">,
-  build: (rule: RateLimitRule) => RateLimiter,
+  build: { shared: (rule: RateLimitRule) => RateLimiter; perInstance: (rule: RateLimitRule) => RateLimiter },
 ): RateLimiters {
-  const make = (name: string, limit: number) => limit > 0 ? build({ name, limit, windowSeconds: 60 }) : undefined;
+  const rule = (name: string, limit: number) => limit > 0 ? { name, limit, windowSeconds: 60 } : null;
+  const initialize = rule("initialize", config.rateLimit.initializePerMinute);
+  const verify = rule("verify", config.rateLimit.verifyPerMinute);
+  const webhook = rule("webhook", config.rateLimit.webhookPerMinute);
   return {
-    initialize: make("initialize", config.rateLimit.initializePerMinute),
-    verify: make("verify", config.rateLimit.verifyPerMinute),
-    webhook: make("webhook", config.rateLimit.webhookPerMinute),
+    initialize: initialize ? build.shared(initialize) : undefined,
+    verify: verify ? build.shared(verify) : undefined,
+    webhook: webhook ? build.perInstance(webhook) : undefined,
   };
 }
 

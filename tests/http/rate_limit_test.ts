@@ -85,7 +85,7 @@ Deno.test({
         await expectJson(await send(stack, "GET", `/v1/payments/${payment.reference}`, { token: payment.token }), 200);
       });
 
-      await t.step("webhooks: per client IP; a refused delivery is retried by the provider", async () => {
+      await t.step("webhooks and the database hook: per client IP, one budget", async () => {
         const payment = await createPayment(stack);
         const statuses: number[] = [];
         for (let i = 0; i < 5; i++) {
@@ -94,6 +94,13 @@ Deno.test({
           await res.body?.cancel();
         }
         assert.deepEqual(statuses, [200, 200, 200, 200, 429]);
+        // The database hook shares the client IP's budget.
+        const hook = await stack.request("/v1/hooks/database", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "x-db-webhook-secret": stack.config.dbWebhookSecret },
+          body: JSON.stringify({ type: "UPDATE", table: "other", schema: "public", record: {}, old_record: null }),
+        });
+        await expectProblem(hook, 429, "rate_limited");
       });
 
       await t.step("decisions are counted", () => {
@@ -101,7 +108,7 @@ Deno.test({
           stack.runtime.metrics.get("rate_limit_decisions_total", { limiter, decision });
         assert.equal(count("initialize", "limited"), 1);
         assert.equal(count("verify", "limited"), 1);
-        assert.equal(count("webhook", "limited"), 1);
+        assert.equal(count("webhook", "limited"), 2);
         assert.equal(count("initialize", "degraded"), 0);
       });
     } finally {

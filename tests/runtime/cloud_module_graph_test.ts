@@ -16,7 +16,6 @@ const LOCAL_ONLY_PATHS = [
   "src/providers/sandbox/", // sandbox Paystack
   "src/db/", // Postgres / PGlite client, migrations
   "src/lock/memory_lock_service.ts",
-  "src/rate_limit/memory_rate_limiter.ts",
   "src/auth/dev_token.ts",
 ];
 /** npm packages only the stand-ins use. */
