@@ -3,7 +3,8 @@
  *
  * - The store is the production adapter (supabase-js → local RPC gateway →
  *   PGlite), wired by `buildRuntime` exactly as embedded mode wires it, on
- *   one migrated PGlite per process (PGlite's start-up is the slow part).
+ *   one migrated PGlite per process, copied from a template (PGlite's
+ *   initdb is the slow part).
  * - The provider is scripted by each test (tests/support/scripted_provider.ts).
  * - The lock is the in-memory one, or a fake the test hands in.
  *
@@ -18,8 +19,7 @@ import { type AppDeps, createApp } from "../../src/app.ts";
 import { createJwtVerifier } from "../../src/auth/jwt_verifier.ts";
 import { signDevToken } from "../../src/auth/dev_token.ts";
 import { type Config, DEV_JWT_SECRET, loadConfig } from "../../src/config.ts";
-import { migrate } from "../../src/db/migrate.ts";
-import { openPGlite, type SqlClient } from "../../src/db/sql_client.ts";
+import type { SqlClient } from "../../src/db/sql_client.ts";
 import type { AppEnv } from "../../src/http/app_env.ts";
 import type { LockService } from "../../src/lock/lock_service.ts";
 import { createMemoryLockService } from "../../src/lock/memory_lock_service.ts";
@@ -28,6 +28,7 @@ import { createMetrics, type Metrics } from "../../src/observability/metrics.ts"
 import { signPaystackBody } from "../../src/providers/paystack_signature.ts";
 import { buildRuntime } from "../../src/runtime/build_runtime.ts";
 import { expectJson, send } from "../support/http_helpers.ts";
+import { openMigratedPGlite } from "../support/pglite_template.ts";
 import { checkoutFor, createScriptedProvider, type ScriptedProvider } from "../support/scripted_provider.ts";
 
 /** The payment store port, as the app takes it. */
@@ -60,14 +61,16 @@ export function appDatabase(): Promise<AppDatabase> {
 }
 
 /**
- * Opens PGlite, applies the bootstrap and every migration, and builds the
- * embedded runtime on it for its store (the runtime's own app is not used).
+ * Opens a migrated PGlite (a copy of the template, see pglite_template.ts)
+ * and builds the embedded runtime on it for its store (the runtime's own app
+ * is not used).
  */
 async function _openAppDatabase(): Promise<AppDatabase> {
   // Embedded mode (no DATABASE_URL, no REDIS_URL); a provider URL so that no sandbox is built.
   const config = loadConfig({ APP_ENV: "test", PAYSTACK_BASE_URL: "https://provider.invalid" });
-  const db = await openPGlite();
-  await migrate(db);
+  const { db, dataDir } = await openMigratedPGlite();
+  // Never closed (the process shares it): its folder goes when the process ends.
+  globalThis.addEventListener("unload", () => Deno.removeSync(dataDir, { recursive: true }));
   const runtime = await buildRuntime(config, { logger: silentLogger, db, skipMigrations: true });
   return { config, db, store: runtime.store };
 }

@@ -5,8 +5,9 @@
  * template's name carries a hash of the SQL, so a changed migration builds a
  * new one; building is serialised across test processes by an advisory lock.
  *
- * When Postgres is unreachable, suites fall back to an in-memory PGlite
- * (embedded mode) with the same bootstrap and migrations, unless
+ * When Postgres is unreachable, suites fall back to PGlite (embedded mode)
+ * with the same bootstrap and migrations (a copy of a migrated template,
+ * see pglite_template.ts), unless
  * `REQUIRE_SERVICES=1`, which turns that into a failure. PGlite has one
  * connection: a suite that needs several sessions checks
  * {@linkcode TestDatabase.engine} (or skips with `ignoreWithout`).
@@ -14,7 +15,9 @@
  * @module
  */
 import { connectPostgres, openPGlite, type PostgresOptions, type SqlClient } from "../../src/db/sql_client.ts";
-import { migrate, readBootstrap, readMigrations } from "../../src/db/migrate.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { migrationsDigest } from "./migrations_digest.ts";
+import { openMigratedPGlite } from "./pglite_template.ts";
 import { adminDatabaseUrl, postgresReachable, servicesRequired } from "./services.ts";
 
 /** A database created for one suite. */
@@ -50,10 +53,7 @@ function _withDatabase(url: string, name: string): string {
 }
 
 async function _templateName(): Promise<string> {
-  const parts = [await readBootstrap(), ...(await readMigrations()).map((m) => m.version + m.sql)];
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n--\n")));
-  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `test_tmpl_${hex.slice(0, 16)}`;
+  return `test_tmpl_${await migrationsDigest()}`;
 }
 
 async function _ensureTemplate(admin: SqlClient): Promise<string> {
@@ -92,8 +92,7 @@ export async function createTestDatabase(
     if (servicesRequired()) {
       throw new Error(`Postgres is required (REQUIRE_SERVICES=1) but ${adminDatabaseUrl()} does not answer`);
     }
-    const db = await openPGlite();
-    if (migrated) await migrate(db);
+    const { db, close } = migrated ? await openMigratedPGlite() : { db: await openPGlite(), close: undefined };
     return {
       engine: "pglite",
       url: "",
@@ -101,7 +100,7 @@ export async function createTestDatabase(
       connect() {
         throw new Error("Cannot open another session on PGlite: it has one connection");
       },
-      close: () => db.close(),
+      close: close ?? (() => db.close()),
     };
   }
   // Two connections: _ensureTemplate holds one in the advisory-lock transaction
