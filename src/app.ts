@@ -153,6 +153,7 @@ export function createApp(deps: AppDeps): { app: Hono<AppEnv>; useCases: AppUseC
     store,
     settle,
     refunds,
+    handleEvent,
     handleDatabaseEvent,
     logger,
     metrics,

@@ -161,6 +161,11 @@ export const ReconcileSummarySchema = z.object({
     in_flight: z.number().int(),
     errors: z.number().int(),
   }).openapi({ description: "Refunds in flight that were checked, and where each ended up" }),
+  open_events: z.object({
+    examined: z.number().int(),
+    handled: z.number().int(),
+    errors: z.number().int(),
+  }).openapi({ description: "Success events left open (deferred behind the lock), handled again" }),
   refund_requests: z.object({
     examined: z.number().int(),
     started: z.number().int(),

@@ -36,6 +36,15 @@ export const WEBHOOK_EVENT_OUTCOMES = [
 /** What processing a stored webhook event did. */
 export type WebhookEventOutcome = typeof WEBHOOK_EVENT_OUTCOMES[number];
 
+/** A provider event as stored (see {@linkcode PaymentStore.openSuccessEvents}). */
+export interface StoredProviderEvent {
+  provider: string;
+  eventKey: string;
+  eventType: string;
+  reference: string | null;
+  payload: unknown;
+}
+
 /** Options of {@linkcode PaymentStore.markProcessing}. */
 export interface MarkProcessingOptions extends WriterOptions {
   /** Only this user's payment (null answer otherwise). */
@@ -324,6 +333,8 @@ export interface PaymentStore {
     inFlightOlderThanSeconds: number;
     limit: number;
   }): Promise<Refund[]>;
+  /** charge.success events still open (deferred, or their handling died) for unsettled payments, oldest first. */
+  openSuccessEvents(input: { olderThanSeconds: number; limit: number }): Promise<StoredProviderEvent[]>;
   /** Staff refund requests no Database Webhook delivered (still pending, no refund), oldest first, as rows. */
   refundRequestCandidates(input: { olderThanSeconds: number; limit: number }): Promise<Record<string, unknown>[]>;
   /** Spends credit; a replay of the key answers the first debit. Refusals: `insufficient_balance`, `idempotency_key_reused`. */

@@ -13,6 +13,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { PaymentStore } from "./payment_store.ts";
 import type { Refunds } from "./refund_payment.ts";
 import type { DatabaseEvent, DatabaseEventOutcome } from "./handle_database_event.ts";
+import type { ProviderEvent } from "./provider_event.ts";
 import type { SettleInput, SettleResult } from "./settle_payment.ts";
 
 /** What a pass did. */
@@ -26,6 +27,8 @@ export interface ReconcileSummary {
   errors: number;
   /** Refunds still in flight that were checked with the provider, and what became of them. */
   refunds: { examined: number; processed: number; failed: number; in_flight: number; errors: number };
+  /** Success events left open (deferred behind the lock, or their handling died), handled again. */
+  open_events: { examined: number; handled: number; errors: number };
   /** Staff refund requests no Database Webhook delivered, handled as a delivery would. */
   refund_requests: { examined: number; started: number; refused: number; errors: number };
   purged_idempotency_keys: number;
@@ -38,6 +41,8 @@ export interface ReconcileDeps {
   store: PaymentStore;
   settle: (input: SettleInput) => Promise<SettleResult>;
   refunds: Pick<Refunds, "advanceRefund">;
+  /** Handles a stored provider event again, as its delivery would (see handle_provider_event.ts). */
+  handleEvent: (event: ProviderEvent) => Promise<unknown>;
   /** Handles one refund_requests row as its Database Webhook would (see handle_database_event.ts). */
   handleDatabaseEvent: (event: DatabaseEvent) => Promise<DatabaseEventOutcome>;
   logger: Logger;
@@ -58,7 +63,8 @@ export interface ReconcileDeps {
 
 /** Builds the use case. */
 export function createReconcilePayments(
-  { store, settle, refunds, handleDatabaseEvent, logger, metrics, thresholds, concurrency = 4 }: ReconcileDeps,
+  { store, settle, refunds, handleEvent, handleDatabaseEvent, logger, metrics, thresholds, concurrency = 4 }:
+    ReconcileDeps,
 ): () => Promise<ReconcileSummary> {
   return async function reconcilePayments() {
     const candidates = await store.reconcileCandidates({
@@ -75,6 +81,7 @@ export function createReconcilePayments(
       locked: 0,
       errors: 0,
       refunds: { examined: 0, processed: 0, failed: 0, in_flight: 0, errors: 0 },
+      open_events: { examined: 0, handled: 0, errors: 0 },
       refund_requests: { examined: 0, started: 0, refused: 0, errors: 0 },
       purged_idempotency_keys: 0,
       invariant_violations: 0,
@@ -101,6 +108,20 @@ export function createReconcilePayments(
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    const openEvents = await store.openSuccessEvents({
+      olderThanSeconds: thresholds.processingAfterSeconds,
+      limit: thresholds.batchSize,
+    });
+    summary.open_events.examined = openEvents.length;
+    for (const event of openEvents) {
+      try {
+        await handleEvent({ ...event, claim: "payment_succeeded", refundId: null });
+        summary.open_events.handled++;
+      } catch (error) {
+        summary.open_events.errors++;
+        logger.error("reconcile: open provider event not handled", { event_key: event.eventKey, error });
+      }
+    }
     // Requests first: a refund they start now is advanced below if it stalls.
     const requests = await store.refundRequestCandidates({
       olderThanSeconds: thresholds.refundPendingAfterSeconds ?? 300,

@@ -97,6 +97,15 @@ export const violationsSchema = z.array(z.object({
 /** `max_fence`: the highest fencing token any payment has seen. */
 export const fenceSchema = z.number().int().nonnegative().refine(Number.isSafeInteger);
 
+/** `open_success_events`. */
+export const storedEventsSchema = z.array(z.object({
+  provider: z.string(),
+  event_key: z.string(),
+  event_type: z.string(),
+  reference: z.string().nullable(),
+  payload: z.unknown(),
+}));
+
 /** `begin_refund`. */
 export const beginRefundResultSchema = z.object({
   outcome: z.enum(["created", "existing"]),

@@ -37,6 +37,7 @@ import {
   reconciliationCursorSchema,
   refundClaimSchema,
   refundSchema,
+  storedEventsSchema,
   storedResponseSchema,
   violationsSchema,
   walletSchema,
@@ -347,6 +348,20 @@ export function createSupabasePaymentStore(client: SupabaseClient): PaymentStore
         p_in_flight_older_than_seconds: input.inFlightOlderThanSeconds,
         p_limit: input.limit,
       }, z.array(refundSchema)),
+
+    async openSuccessEvents(input) {
+      const rows = await call("open_success_events", {
+        p_older_than_seconds: input.olderThanSeconds,
+        p_limit: input.limit,
+      }, storedEventsSchema);
+      return rows.map((r) => ({
+        provider: r.provider,
+        eventKey: r.event_key,
+        eventType: r.event_type,
+        reference: r.reference,
+        payload: r.payload,
+      }));
+    },
 
     refundRequestCandidates: (input) =>
       call("refund_request_candidates", {

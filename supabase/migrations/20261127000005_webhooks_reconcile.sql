@@ -127,12 +127,46 @@ as $$
   ) c
 $$;
 
+-- -----------------------------------------------------------------------------
+-- open_success_events: charge.success events still open past the threshold —
+-- deferred because another holder had the payment's lock, or whose handling
+-- died — for payments not settled. Reconciliation handles each again as its
+-- delivery would (lock, confirm with the provider, credit or fail), which
+-- closes it with its real outcome: "the holder finishes, reconciliation
+-- catches the rest".
+-- -----------------------------------------------------------------------------
+create function public.open_success_events(
+  p_older_than_seconds integer default 300,
+  p_limit integer default 100
+) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'provider', e.provider, 'event_key', e.event_key, 'event_type', e.event_type,
+           'reference', e.reference, 'payload', e.payload) order by e.received_at, e.id), '[]'::jsonb)
+  from (
+    select ev.*
+    from public.webhook_events ev
+    join public.payment_logs p on p.reference = pg_catalog.split_part(ev.reference, '.r', 1)
+    where ev.event_type = 'charge.success' and ev.processed_at is null and ev.reference is not null
+      and ev.received_at < now() - pg_catalog.make_interval(secs => greatest(coalesce(p_older_than_seconds, 300), 0))
+      and not private._is_settled(p.state, p.failure_reason)
+    order by ev.received_at, ev.id
+    limit least(greatest(coalesce(p_limit, 100), 1), 1000)
+  ) e
+$$;
+
 revoke execute on function
+  public.open_success_events(integer, integer),
   public.record_webhook_event(text, text, text, text, jsonb, boolean, bigint),
   public.reconcile_candidates(integer, integer, integer)
   from public, anon, authenticated;
 
 grant execute on function
+  public.open_success_events(integer, integer),
   public.record_webhook_event(text, text, text, text, jsonb, boolean, bigint),
   public.reconcile_candidates(integer, integer, integer)
   to service_role;

@@ -48,6 +48,7 @@ const RPC_CALLS = (reference: string, user: string): [string, string][] => [
   ["begin_refund", `'${reference}', 100, 'r', 'k', 'fp'`],
   ["claim_refund_submission", `gen_random_uuid()`],
   ["refund_candidates", ``],
+  ["open_success_events", ``],
   ["refund_request_candidates", ``],
   ["list_refunds", `'${reference}'`],
   ["get_refund", `gen_random_uuid()`],
