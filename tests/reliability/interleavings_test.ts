@@ -141,6 +141,7 @@ Deno.test("interleavings: verify, webhooks, reconciliation and refunds under eve
         ...deps,
         settle,
         refunds,
+        handleEvent: webhook,
         handleDatabaseEvent: () => Promise.resolve({ outcome: "ignored" as const }),
         thresholds: {
           pendingAfterSeconds: 0,
