@@ -56,6 +56,8 @@ interface PaymentRow {
 
 interface EventRow {
   id: string;
+  /** What the store keeps to hand an open event back (openSuccessEvents). */
+  stored: { provider: string; eventKey: string; eventType: string; payload: unknown } | null;
   reference: string | null;
   processed: boolean;
   outcome: WebhookEventOutcome | null;
@@ -289,7 +291,19 @@ export function createFakeStore(
         if (e) e.attempts++;
         else {state.events.set(
             key,
-            e = { id: key, reference: input.reference, processed: false, outcome: null, attempts: 1 },
+            e = {
+              id: key,
+              stored: {
+                provider: input.provider,
+                eventKey: input.eventKey,
+                eventType: input.eventType,
+                payload: input.payload,
+              },
+              reference: input.reference,
+              processed: false,
+              outcome: null,
+              attempts: 1,
+            },
           );}
         const duplicate = e.attempts > 1;
         const p = input.reference ? payments.get(input.reference.split(".r")[0]!) : undefined;
@@ -298,7 +312,7 @@ export function createFakeStore(
           finishEvent(e.id, "unknown_reference");
           return { eventId: e.id, duplicate, processed: true, payment: null };
         }
-        if (isSettled(p) || (p.state === "failed" && !input.markProcessing)) {
+        if (isSettled(p)) {
           finishEvent(e.id, "already_settled");
           return { eventId: e.id, duplicate, processed: true, payment: _payment(p) };
         }
@@ -321,6 +335,13 @@ export function createFakeStore(
           })),
       ),
     refundRequestCandidates: () => rpc("refundRequestCandidates", () => []),
+    openSuccessEvents: () =>
+      rpc("openSuccessEvents", () =>
+        [...state.events.values()].flatMap((e) => {
+          if (e.processed || !e.stored || e.stored.eventType !== "charge.success" || !e.reference) return [];
+          const p = payments.get(e.reference.split(".r")[0]!);
+          return p && !isSettled(p) ? [{ ...e.stored, reference: e.reference }] : [];
+        })),
     refundCandidates: () =>
       rpc(
         "refundCandidates",
@@ -392,7 +413,7 @@ export function createFakeStore(
         if (input.event) {
           const key = `${input.event.provider}/${input.event.eventKey}`;
           const e = state.events.get(key) ??
-            { id: key, reference: null, processed: false, outcome: null, attempts: 0 } satisfies EventRow;
+            { id: key, stored: null, reference: null, processed: false, outcome: null, attempts: 0 } satisfies EventRow;
           e.attempts++;
           state.events.set(key, e);
           if (!e.processed) {
