@@ -205,6 +205,9 @@ export async function startFixture(engine: "postgres" | "pglite" = "postgres"): 
 
 async function _postgres() {
   const t = await createTestDatabase({ migrated: false });
+  // The tests connect to Postgres as root; on the PGlite fallback (whose
+  // superuser is postgres) the role exists too, so role tests mean the same.
+  if (t.engine === "pglite") await t.db.exec("create role root superuser");
   return { db: t.db, dispose: () => t.close() };
 }
 
