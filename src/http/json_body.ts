@@ -13,6 +13,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { AppError } from "../errors.ts";
+import { assertJsonDepth } from "./json_depth.ts";
 
 /** Turns zod issues into the `errors` list of a validation problem. */
 export function validationError(error: z.ZodError, detail = "The request does not match the schema"): AppError {
@@ -38,6 +39,7 @@ export async function readJsonBody<S extends z.ZodTypeAny>(c: Context, schema: S
   } catch {
     throw new AppError("malformed_json", { detail: "The body is not valid JSON" });
   }
+  assertJsonDepth(json);
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw validationError(parsed.error);
   return parsed.data;
@@ -57,13 +59,15 @@ export function jsonBody(): MiddlewareHandler {
     if (!JSON_MEDIA_TYPE.test(mediaType)) {
       throw new AppError("unsupported_media_type", { detail: "Send Content-Type: application/json" });
     }
+    let json: unknown;
     try {
-      await c.req.json();
+      json = await c.req.json();
     } catch (error) {
       // The body limit refuses a chunked body while it is read: keep its 413.
       if (error instanceof AppError || error instanceof HTTPException) throw error;
       throw new AppError("malformed_json", { detail: "The body is not valid JSON" });
     }
+    assertJsonDepth(json);
     await next();
   };
 }

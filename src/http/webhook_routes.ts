@@ -13,6 +13,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { AppError } from "../errors.ts";
+import { assertJsonDepth } from "./json_depth.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { WebhookOutcome } from "../payments/handle_provider_event.ts";
 import type { ProviderEvent } from "../payments/provider_event.ts";
@@ -86,6 +87,8 @@ export function webhookRoutes(
       }
       throw error;
     }
+    // Authentic, but no event Paystack sends nests this deep: refused, never a 5xx downstream.
+    assertJsonDepth(event.payload);
     const { outcome } = await handle(event);
     return c.json({ received: true as const, outcome }, 200);
   });
