@@ -101,6 +101,64 @@ export interface PostgresOptions {
   applicationName?: string;
 }
 
+let _hangupGuard = false;
+
+/**
+ * Connection-level failures: the driver's own (`CONNECTION_CLOSED`, …) and
+ * the server's goodbyes (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+ * cannot_connect_now; class 08 is matched by prefix).
+ */
+const _HANGUP_CODES: ReadonlySet<string> = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNRESET",
+  "EPIPE",
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/**
+ * When Postgres ends a connection (pg_terminate_backend, a restart, a
+ * failover) while the driver still has a write queued, the driver's queued
+ * `setImmediate` write hits the closed socket of Deno's node:net compat and
+ * rejects with "This socket has been ended by the other party", and an idle
+ * connection gets the server's "terminating connection" notice as an error:
+ * promises nobody awaits, which would end the whole process. A query on that
+ * connection fails on its own (the caller sees a connection error, 503), so
+ * these rejections are dropped; every other unhandled rejection still ends
+ * the process as it should. Installed once, by the first pool.
+ */
+function _survivePostgresHangups(): void {
+  if (_hangupGuard) return;
+  _hangupGuard = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    const reason = event.reason as { message?: unknown; code?: unknown } | null;
+    const message = typeof reason?.message === "string" ? reason.message : "";
+    const code = typeof reason?.code === "string" ? reason.code : "";
+    if (
+      /socket has been ended by the other party/i.test(message) || _HANGUP_CODES.has(code) || code.startsWith("08")
+    ) {
+      event.preventDefault();
+    }
+  });
+  // The same race thrown instead of rejected: the driver's queued write runs
+  // after the socket was already dropped (`socket` is null in its
+  // connection.js nextWrite). Only that exception, from the driver's own
+  // file, is dropped.
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error;
+    if (
+      error instanceof TypeError && /reading 'write'/.test(error.message) &&
+      /[/\\]postgres[/\\][^\n]*connection\.js/.test(error.stack ?? "")
+    ) {
+      event.preventDefault();
+    }
+  });
+}
+
 /**
  * Opens a connection pool to a real Postgres.
  *
@@ -115,6 +173,7 @@ export function connectPostgres(
   url: string,
   { max = 10, applicationName = "sms-payments" }: PostgresOptions = {},
 ): SqlClient {
+  _survivePostgresHangups();
   const sql = postgres(url, {
     max,
     onnotice: () => {},
