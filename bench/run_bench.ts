@@ -2,10 +2,16 @@
  * `deno task bench`: the whole benchmark, on the real local stack started
  * in-process (Postgres at `DATABASE_URL`, Redis at `REDIS_URL`, both on
  * 127.0.0.1 by default), on a database of its own that is dropped at the end.
- * Writes `bench/results/latest.md`, `latest.json`, `throughput.svg` and
- * `layers.svg` (the folder is `BENCH_OUT`). Sizes come from `BENCH_*`
- * variables (see `support/bench_sizes.ts` and docs/performance.md);
- * `BENCH_SMOKE=1` is a quick run that only checks the code works.
+ * Writes `bench/results/latest.md`, `latest.json`, `throughput.svg`,
+ * `layers.svg` and `scale_out.svg` (the folder is `BENCH_OUT`). Sizes come
+ * from `BENCH_*` variables (see `support/bench_sizes.ts` and
+ * docs/PERFORMANCE.md); `BENCH_SMOKE=1` is a quick run that only checks the
+ * code works.
+ *
+ * Sections 1–5 run the service in-process (as the tests do); 6 and 7 start
+ * it as separate processes (`deno run main.ts serve`, the Edge Function
+ * entry) against the stand-ins in a process of their own, all on
+ * 127.0.0.1; every child is stopped at the end, or on SIGINT / SIGTERM.
  *
  * Every load loop is bounded in count (the sizes) and in time
  * (`BENCH_PHASE_SECONDS` per loop, and per-request timeouts), and targets
@@ -15,7 +21,7 @@
  */
 import { startNaiveStack } from "./naive/naive_stack.ts";
 import type { BenchResults } from "./report/bench_results.ts";
-import { layersChart, renderMarkdownReport, throughputChart } from "./report/markdown_report.ts";
+import { layersChart, renderMarkdownReport, scaleOutChart, throughputChart } from "./report/markdown_report.ts";
 import { renderBarChart } from "./report/svg_chart.ts";
 import { measureCreditThroughput } from "./sections/credit_throughput.ts";
 import { measureHotWallet } from "./sections/hot_wallet.ts";
@@ -23,10 +29,14 @@ import { measureIdempotency } from "./sections/idempotency.ts";
 import { buildLayers } from "./sections/layer_profile.ts";
 import { runRacingStorm } from "./sections/racing_storm.ts";
 import { measureRoundTrips } from "./sections/round_trips.ts";
+import { measureScaleOut } from "./sections/scale_out.ts";
+import { measureStartup } from "./sections/startup.ts";
 import { benchRedisUrl, startBenchStack } from "./support/bench_stack.ts";
 import { benchSizes } from "./support/bench_sizes.ts";
 import { measurePaths } from "./support/credit_paths.ts";
 import { loadAverage, machineInfo } from "./support/machine_info.ts";
+import { startStandInsProcess, stopAllChildren } from "./support/processes.ts";
+import { newCloudSecrets } from "./support/service_processes.ts";
 
 const sizes = benchSizes(Deno.env.toObject());
 const started = performance.now();
@@ -34,6 +44,14 @@ const startedAt = new Date().toISOString();
 const log = (line: string) =>
   console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 const deadlineMs = sizes.phaseSeconds * 1000;
+if (sizes.scaleInstances.some((n) => n > 8)) throw new RangeError("BENCH_SCALE_INSTANCES: at most 8 processes");
+// Ctrl-C or a kill: stop the service processes this run started before leaving.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await stopAllChildren();
+    Deno.exit(130);
+  });
+}
 
 const stack = await startBenchStack({ poolSize: sizes.pool });
 try {
@@ -104,6 +122,50 @@ try {
       log,
     });
 
+    // 6 and 7: the service as processes, the stand-ins in a process of their own (cloud-shaped secrets).
+    const secrets = newCloudSecrets();
+    const standIns = await startStandInsProcess({
+      databaseUrl: stack.database.url,
+      redisUrl: benchRedisUrl(),
+      jwtSecret: secrets.jwtSecret,
+      upstashToken: secrets.upstashToken,
+      paystackSecret: secrets.paystackSecret,
+      currencies: stack.config.currencies.map((c) => c.code),
+      poolSize: sizes.pool,
+    });
+    let startup, scaleOut;
+    try {
+      log(
+        `6. start-up and memory: ${sizes.startupRuns} starts per kind, ${sizes.startupFirstRuns} embedded first starts`,
+      );
+      startup = await measureStartup({
+        standIns,
+        secrets,
+        databaseUrl: stack.database.url,
+        redisUrl: benchRedisUrl(),
+        runs: sizes.startupRuns,
+        firstRuns: sizes.startupFirstRuns,
+        log,
+      });
+      log(
+        `7. scale-out: ${sizes.scaleInstances.join(", ")} service processes, ${sizes.scaleM} payments each, ` +
+          `concurrency ${sizes.scaleConcurrency}`,
+      );
+      scaleOut = await measureScaleOut(stack, {
+        standIns,
+        secrets,
+        levels: sizes.scaleInstances,
+        perPoint: sizes.scaleM,
+        rounds: sizes.scaleRounds,
+        concurrency: sizes.scaleConcurrency,
+        pool: sizes.pool,
+        deadlineMs,
+        log,
+      });
+    } finally {
+      await standIns.stop();
+    }
+
     const results: BenchResults = {
       startedAt,
       durationSeconds: (performance.now() - started) / 1000,
@@ -115,11 +177,14 @@ try {
       storm,
       hotWallet,
       idempotency,
+      startup,
+      scaleOut,
     };
     await Deno.mkdir(sizes.out, { recursive: true });
     await Deno.writeTextFile(`${sizes.out}/latest.md`, renderMarkdownReport(results));
     await Deno.writeTextFile(`${sizes.out}/throughput.svg`, renderBarChart(throughputChart(results)));
     await Deno.writeTextFile(`${sizes.out}/layers.svg`, renderBarChart(layersChart(results)));
+    await Deno.writeTextFile(`${sizes.out}/scale_out.svg`, renderBarChart(scaleOutChart(results)));
     await Deno.writeTextFile(
       `${sizes.out}/latest.json`,
       // Raw payments and latencies stay out: the summaries are the results.
@@ -131,12 +196,14 @@ try {
       args: [
         "fmt",
         "--quiet",
-        ...["latest.md", "latest.json", "throughput.svg", "layers.svg"].map((f) => `${sizes.out}/${f}`),
+        ...["latest.md", "latest.json", "throughput.svg", "layers.svg", "scale_out.svg"].map((f) =>
+          `${sizes.out}/${f}`
+        ),
       ],
       stdout: "null",
       stderr: "inherit",
     }).output();
-    log(`wrote ${sizes.out}/latest.md, latest.json, throughput.svg, layers.svg`);
+    log(`wrote ${sizes.out}/latest.md, latest.json, throughput.svg, layers.svg, scale_out.svg`);
   } finally {
     await naive.close();
   }

@@ -8,6 +8,8 @@ import type { IdempotencyResult } from "../sections/idempotency.ts";
 import type { HotWalletResult } from "../sections/hot_wallet.ts";
 import type { StormResult } from "../sections/racing_storm.ts";
 import type { RoundTripRow } from "../sections/round_trips.ts";
+import type { ScaleOutResult } from "../sections/scale_out.ts";
+import type { StartupResult } from "../sections/startup.ts";
 import type { ThroughputResult } from "../sections/credit_throughput.ts";
 import type { PathResult } from "../support/credit_paths.ts";
 import type { SqlCounters } from "../support/counting_sql_client.ts";
@@ -39,4 +41,6 @@ export interface BenchResults {
   storm: StormResult;
   hotWallet: HotWalletResult;
   idempotency: IdempotencyResult;
+  startup: StartupResult;
+  scaleOut: ScaleOutResult;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { PathResult } from "../support/credit_paths.ts";
-import { fmt, ratio, type RunSummary } from "../support/stats.ts";
+import { fmt, median, ratio, type RunSummary } from "../support/stats.ts";
 import type { BenchResults } from "./bench_results.ts";
 import type { BarChart } from "./svg_chart.ts";
 
@@ -126,19 +126,30 @@ export function renderMarkdownReport(r: BenchResults): string {
   line(`## 1. Round trips per operation`);
   line();
   line(
-    `Counted at supabase-js' fetch (RPC per function), at the Upstash proxy (REST requests) and where the sandbox ` +
-      `is mounted (provider calls); each operation three times after a warm-up. "on path" = sent before the answer.`,
+    `Counted at supabase-js' fetch (RPC per function), at the proxy the service uses as its Upstash (REST ` +
+      `requests, the commands they carry and what for: the rate limiter or the lock) and where the sandbox is ` +
+      `mounted (provider calls); each operation three times after a warm-up. "on path" = sent before the answer. ` +
+      `Rate limits are on (raised so that nothing is refused): per user on initialize and verify (Redis), per IP ` +
+      `on the webhooks (in memory, no Redis).`,
   );
   line();
-  line(`| operation | status | RPCs | Redis (on path) | provider | sequence | floor | stable |`);
-  line(`| --- | --- | --- | ---: | ---: | --- | --- | :---: |`);
+  line(
+    `| operation | RPCs | Redis requests (on path; rate limiter) | provider | sequence | floor | at floor | stable |`,
+  );
+  line(`| --- | --- | ---: | --- | --- | --- | :---: | :---: |`);
   for (const row of r.roundTrips) {
     const rpcs = Object.entries(row.rpc).map(([fn, n]) => (n > 1 ? `${fn} ×${n}` : fn)).join(" + ");
+    const providers = Object.entries(row.providerOps).map(([op, n]) => (n > 1 ? `${op} ×${n}` : op)).join(" + ");
     const built = row.status === "measured";
+    const atFloor = row.rpcTotal <= row.floorRpc;
     line(
-      `| ${row.operation} | ${row.status} | ${built ? `${row.rpcTotal}: ${rpcs}` : "—"} | ` +
-        `${built ? `${row.redis} (${row.redisOnPath})` : "—"} | ${built ? row.provider : "—"} | ` +
-        `${built ? `\`${row.sequence}\`` : "—"} | ${row.floor} | ${built ? (row.stable ? "yes" : "**no**") : "—"} |`,
+      `| ${row.operation}${built ? "" : ` (${row.status})`} | ${built ? `${row.rpcTotal}: ${rpcs}` : "—"} | ` +
+        `${built ? `${row.redis} (${row.redisOnPath}; ${row.redisRateLimit})` : "—"} | ` +
+        `${built ? `${row.provider}${providers ? `: ${providers}` : ""}` : "—"} | ` +
+        `${built ? `\`${row.sequence}\`` : "—"} | ${row.floor} | ${
+          built ? (atFloor ? "RPC yes" : "**RPC no**") : "—"
+        } | ` +
+        `${built ? (row.stable ? "yes" : "**no**") : "—"} |`,
     );
   }
   line();
@@ -370,5 +381,171 @@ export function renderMarkdownReport(r: BenchResults): string {
   for (const [answer, count] of Object.entries(sk.answers).sort()) line(`| answers: ${answer} | ${count} |`);
   line(`| a later retry gets the same reference | ${sk.laterReplaySameReference ? "yes" : "**no**"} |`);
   line();
+  // 6. Start-up.
+  const su = r.startup;
+  line(`## 6. Start-up and memory`);
+  line();
+  line(
+    `Each kind started ${r.sizes.startupRuns} times as a fresh \`deno run\` process (kinds alternating, after one ` +
+      `unrecorded start of each: Deno's caches warm), timed from \`spawn()\` to the first 200 on its \`/health\`; ` +
+      `resident memory (VmRSS) read at that moment. Median; the baseline is the smallest Deno HTTP server, ` +
+      `started the same way in the same run.`,
+  );
+  line();
+  line(`| start | median ms | runs (ms) | vs baseline | RSS at first 200 MiB | vs baseline |`);
+  line(`| --- | ---: | --- | ---: | ---: | ---: |`);
+  for (const row of su.rows) {
+    line(
+      `| ${row.label} | ${fmt(row.medianMs, 0)} | ${row.runsMs.map((x) => fmt(x, 0)).join(", ")} | ` +
+        `${fmt(row.ratioToBaseline, 1)}× | ${fmt(row.rssMiB, 0)} | ${fmt(row.rssRatioToBaseline, 1)}× |`,
+    );
+  }
+  line();
+  const localRow = su.rows.find((x) => x.kind === "local");
+  const pr = su.probes;
+  line(
+    `Target: local mode ≤ ${su.localTargetMs} ms to the first 200: **${
+      localRow && localRow.medianMs <= su.localTargetMs ? "met" : "missed"
+    }** (${fmt(localRow?.medianMs ?? NaN, 0)} ms).`,
+  );
+  line();
+  line(`Phases, each in a fresh process (median of ${pr.edgeImportMs.length}):`);
+  line();
+  line(`| phase | ms |`);
+  line(`| --- | ---: |`);
+  line(
+    `| import of the Edge Function's module graph (build_cloud_runtime, config, logger) | ${
+      fmt(median(pr.edgeImportMs), 0)
+    } |`,
+  );
+  line(`| import of \`main.ts\`'s static graph | ${fmt(median(pr.mainImportMs), 0)} |`);
+  line(
+    `| import of what local and embedded modes load on top (SQL client with the Postgres driver and PGlite, ` +
+      `migration runner, RPC gateway, Upstash proxy with ioredis, sandbox, docs assets) | ${
+        fmt(median(pr.localImportMs ?? []), 0)
+      } |`,
+  );
+  line(
+    `| … of which \`@electric-sql/pglite\` alone (imported by the SQL client in local mode too) | ${
+      fmt(median(pr.pgliteImportMs ?? []), 0)
+    } |`,
+  );
+  line(
+    `| local mode's migration check (bootstrap + one transaction per migration, up to date) | ${
+      fmt(median(pr.migrateCheckMs), 0)
+    } |`,
+  );
+  if (pr.pgliteFirst) {
+    line(`| PGlite start on an empty folder (cluster creation) | ${fmt(pr.pgliteFirst.openMs, 0)} |`);
+    line(`| … then every migration (${pr.pgliteFirst.applied}) | ${fmt(pr.pgliteFirst.migrateMs, 0)} |`);
+  }
+  if (pr.pgliteRestart) {
+    line(`| PGlite start on its migrated folder | ${fmt(pr.pgliteRestart.openMs, 0)} |`);
+    line(`| … then the migration check | ${fmt(pr.pgliteRestart.migrateMs, 0)} |`);
+  }
+  line();
+  const mem = r.scaleOut.memory;
+  line(
+    `Memory of the cloud-mode instances of section 7 (VmRSS; the hello-world baseline: ` +
+      `${fmt(mem.baselineRssMiB, 0)} MiB):`,
+  );
+  line();
+  line(`| instance | requests served | RSS at first 200 MiB | RSS at the end MiB | peak MiB | peak vs baseline |`);
+  line(`| ---: | ---: | ---: | ---: | ---: | ---: |`);
+  mem.instances.forEach((m, i) => {
+    line(
+      `| ${i + 1} | ${m.requests} | ${fmt(m.startRssMiB, 0)} | ${fmt(m.endRssMiB, 0)} | ${fmt(m.peakRssMiB, 0)} | ` +
+        `${fmt(m.peakRssMiB / mem.baselineRssMiB, 1)}× |`,
+    );
+  });
+  line();
+  if (mem.trail?.length) {
+    line(
+      `Instance 1 after each timed run of section 7 (requests served → RSS MiB): ${
+        mem.trail.map((x) => `${x.requests} → ${fmt(x.rssMiB, 0)}`).join(", ")
+      }.`,
+    );
+    line();
+  }
+  line(
+    `Peak RSS of the benchmark process during section 2 (service + stand-ins + load worker in one process): ` +
+      `${fmt(t.peakRssMiB, 0)} MiB.`,
+  );
+  line();
+
+  // 7. Scale-out.
+  const so = r.scaleOut;
+  line(`## 7. Scale-out in miniature`);
+  line();
+  line(
+    `${so.points.map((p) => p.instances).join(", ")} service processes in cloud mode (\`main.ts serve\`) against ` +
+      `one database, behind one stand-ins process (RPC gateway with a pool of ${so.pool} connections, Upstash ` +
+      `proxy, sandbox); signed webhooks spread round-robin, ${so.concurrency} in flight; ${so.perPoint} payments ` +
+      `of distinct users per instance count in ${so.rounds} rounds (order reversed every other round). CPU from ` +
+      `/proc per process; Postgres = the gateway's backends; the pool sampled every 100 ms.`,
+  );
+  line();
+  line(`![scale-out](scale_out.svg)`);
+  line();
+  line(
+    `| instances | credits/s | vs 1 | p50 / p99 ms | CPU ms/credit: services | stand-ins | Postgres | Redis | ` +
+      `load worker | total | machine busy | pool in use avg / max (of ${so.pool}) | lock waits max | ` +
+      `per credit: RPC · Redis req · Redis cmd · provider |`,
+  );
+  line(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`);
+  for (const p of so.points) {
+    const u = p.cpuPerCredit;
+    line(
+      `| ${p.instances} | ${_rate(p.summary)} | ${fmt(p.ratioToOne, 2)} | ${_lat(p.summary)} | ` +
+        `${fmt(u.services, 2)} | ${fmt(u.standIns, 2)} | ${fmt(u.postgres, 2)} | ${fmt(u.redis, 2)} | ` +
+        `${fmt(u.bench, 2)} | ${fmt(u.total, 2)} | ${fmt(p.machineBusy * 100, 0)} % | ` +
+        `${fmt(p.postgres.activeAvg, 1)} / ${p.postgres.activeMax} | ${p.postgres.lockWaitMax} | ` +
+        `${fmt(p.perCredit.rpc, 2)} · ${fmt(p.perCredit.redisRequests, 2)} · ${fmt(p.perCredit.redisCommands, 2)} · ` +
+        `${fmt(p.perCredit.provider, 2)} |`,
+    );
+  }
+  line();
+  const cores = r.machine.cores;
+  for (const p of so.points) {
+    const u = p.cpuPerCredit;
+    line(
+      `- ${p.instances} instance(s): ${fmt(p.summary.perSecond, 0)} credits/s × ${fmt(u.total, 2)} ms of CPU = ` +
+        `${fmt((p.summary.perSecond * u.total) / 1000, 2)} of ${cores} cores for the stack; the machine was ` +
+        `${fmt(p.machineBusy * 100, 0)} % busy (neighbours included). Ceiling if the ${cores} cores were the ` +
+        `stack's alone: ${fmt((cores * 1000) / u.total, 0)} credits/s; one service core alone: ` +
+        `${fmt(1000 / (u.services || NaN), 0)} credits/s; Postgres alone on ${cores} cores: ` +
+        `${fmt((cores * 1000) / (u.postgres || NaN), 0)} credits/s.`,
+    );
+  }
+  line();
+  const sa3 = so.audit;
+  line(
+    `Audit of the ${sa3.payments} scale-out payments: ${sa3.creditedOnce} credited exactly once, ` +
+      `${sa3.creditedTwiceOrMore} more than once, ${sa3.notCredited} not credited; balance error ` +
+      `${_money(sa3.balanceError)}; ledger invariant violations: ${sa3.invariantViolations}.`,
+  );
+  line();
   return out.join("\n");
+}
+
+/** The scale-out chart: credits/s by instance count, next to the direct-SQL figure of section 2. */
+export function scaleOutChart(r: BenchResults): BarChart {
+  const so = r.scaleOut;
+  const top = Math.max(...r.sizes.concurrency);
+  const direct = _at(r.throughput.results, "direct", top)?.summary.perSecond ?? NaN;
+  return {
+    title: "Scale-out: credits per second by service processes (one database)",
+    subtitle: `${so.perPoint} payments per point, ${so.concurrency} in flight, ${so.rounds} rounds; ` +
+      `${r.machine.cores} cores shared by everything; ${r.startedAt.slice(0, 10)}`,
+    categories: so.points.map((p) => `${p.instances} instance${p.instances > 1 ? "s" : ""}`),
+    series: [
+      { name: "ours, cloud-mode processes", color: COLORS.service, values: so.points.map((p) => p.summary.perSecond) },
+      {
+        name: `direct SQL at concurrency ${top} (section 2)`,
+        color: COLORS.direct,
+        values: so.points.map(() => direct),
+      },
+    ],
+    yLabel: "credits / s",
+  };
 }

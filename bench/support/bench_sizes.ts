@@ -40,6 +40,18 @@ export interface BenchSizes {
   replayConcurrency: number;
   /** Identical initializations sent at once. `BENCH_SAME_KEY` */
   sameKey: number;
+  /** Starts of each kind of service process (start-up section). `BENCH_STARTUP_RUNS` */
+  startupRuns: number;
+  /** Embedded-mode first starts (each on an empty folder; slow). `BENCH_STARTUP_FIRST_RUNS` */
+  startupFirstRuns: number;
+  /** Service processes of the scale-out section. `BENCH_SCALE_INSTANCES` */
+  scaleInstances: number[];
+  /** Payments per instance count (split over the rounds). `BENCH_SCALE_M` */
+  scaleM: number;
+  /** Rounds of the scale-out section (order reversed every other round). `BENCH_SCALE_ROUNDS` */
+  scaleRounds: number;
+  /** Webhooks in flight, spread over the instances. `BENCH_SCALE_CONCURRENCY` */
+  scaleConcurrency: number;
   /** Connections of the pool the RPC gateway and the sandbox share. `BENCH_POOL` */
   pool: number;
   /** No load loop starts new work after this many seconds. `BENCH_PHASE_SECONDS` */
@@ -86,6 +98,12 @@ export function benchSizes(env: Record<string, string | undefined>): BenchSizes 
     replayRounds: _int(env, "BENCH_REPLAY_ROUNDS", smoke ? 2 : 5),
     replayConcurrency: _int(env, "BENCH_REPLAY_CONCURRENCY", 8),
     sameKey: _int(env, "BENCH_SAME_KEY", smoke ? 50 : 500),
+    startupRuns: _int(env, "BENCH_STARTUP_RUNS", smoke ? 1 : 5),
+    startupFirstRuns: _int(env, "BENCH_STARTUP_FIRST_RUNS", smoke ? 1 : 2),
+    scaleInstances: _list(env, "BENCH_SCALE_INSTANCES", [1, 2, 4]),
+    scaleM: _int(env, "BENCH_SCALE_M", smoke ? 16 : 300),
+    scaleRounds: _int(env, "BENCH_SCALE_ROUNDS", smoke ? 1 : 2),
+    scaleConcurrency: _int(env, "BENCH_SCALE_CONCURRENCY", smoke ? 8 : 32),
     pool: _int(env, "BENCH_POOL", 10),
     phaseSeconds: _int(env, "BENCH_PHASE_SECONDS", 60),
     out: env.BENCH_OUT ?? "bench/results",

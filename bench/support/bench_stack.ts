@@ -8,10 +8,19 @@
  * - a quiet logger (lines are formatted as in production, then dropped:
  *   formatting costs CPU, the I/O to a log shipper is not ours to measure);
  * - round-trip counters: supabase-js' fetch (`rpc:<fn>`, counted by the
- *   runtime's own `trace` hook), each Upstash REST request (`redis`, counted
- *   at the proxy), and each provider call (`provider:<op>`, counted where the
- *   sandbox is mounted — the Paystack adapter's fetch is built inside the
- *   runtime, so its requests are counted at the server side).
+ *   runtime's own `trace` hook), each Upstash REST request
+ *   (`redis:<purpose>:<COMMAND>`, counted at a proxy of the benchmark's own,
+ *   `counting_upstash.ts`, which the service uses as its Upstash), and each
+ *   provider call (`provider:<op>`, counted where the sandbox is mounted —
+ *   the Paystack adapter's fetch is built inside the runtime, so its
+ *   requests are counted at the server side);
+ * - rate limits raised to 1,000,000 a minute: the limiter still runs (and
+ *   costs its Redis round trip) on every limited route, but never refuses a
+ *   benchmark's burst from one user or one IP;
+ * - the sandbox's refunds move only when the benchmark advances
+ *   {@linkcode BenchStack.providerClock} (as the refunds integration test
+ *   drives them), so no refund webhook arrives in the middle of another
+ *   measurement.
  *
  * @module
  */
@@ -19,7 +28,9 @@ import { signDevToken } from "../../src/auth/dev_token.ts";
 import { type Config, DEV_JWT_SECRET, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { buildRuntime, type Runtime } from "../../src/runtime/build_runtime.ts";
+import { ManualClock } from "../../tests/support/manual_clock.ts";
 import { createTestDatabase, type TestDatabase } from "../../tests/support/test_db.ts";
+import { type CountingUpstash, serveCountingUpstash } from "./counting_upstash.ts";
 
 /** The Redis the benchmark locks in (behind the local Upstash proxy). */
 export function benchRedisUrl(): string {
@@ -54,7 +65,11 @@ export interface BenchStack {
   config: Config;
   runtime: Runtime;
   database: TestDatabase;
-  /** Round-trip events in the order they happened (`rpc:<fn>`, `redis`, `provider:<op>`), while recording. */
+  /** The Upstash proxy the service uses, with its request and command counters. */
+  redis: CountingUpstash;
+  /** The clock the sandbox's refund steps wait on: advance it to move refunds at the provider. */
+  providerClock: ManualClock;
+  /** Round-trip events in the order they happened (`rpc:<fn>`, `redis:…`, `provider:<op>`), while recording. */
   events: string[];
   /** Starts (true) or stops (false) appending to {@linkcode BenchStack.events}. */
   record(on: boolean): void;
@@ -71,7 +86,35 @@ export interface BenchStackOptions {
   poolSize?: number;
 }
 
-const SANDBOX_API = /\/sandbox\/paystack\/(transaction\/initialize|transaction\/verify|refund)\b/;
+/**
+ * Rate limits of every service the benchmark starts: the limiters run (one
+ * Redis round trip per limited request, as deployed) but a benchmark's
+ * burst from one user or one IP is never refused. The defaults (120 a
+ * minute per user on initialize and verify, 6,000 a minute per IP on the
+ * webhook) would refuse most of it.
+ */
+export const BENCH_RATE_LIMITS = {
+  RATE_LIMIT_INITIALIZE_PER_MINUTE: "1000000",
+  RATE_LIMIT_VERIFY_PER_MINUTE: "1000000",
+  RATE_LIMIT_WEBHOOK_PER_MINUTE: "1000000",
+} as const;
+
+const SANDBOX_API = /^(transaction\/initialize|transaction\/verify|refund)(\/[^/]+)?$/;
+
+/**
+ * `<op>` of a sandbox API request (`initialize`, `verify`, `refund`,
+ * `refund_list`, `refund_fetch`), or null (checkout pages, controls, the
+ * service's own routes). `mount` is where the sandbox is served.
+ */
+export function providerOp(method: string, url: string, mount = "/sandbox/paystack"): string | null {
+  const path = new URL(url).pathname;
+  if (!path.startsWith(`${mount}/`)) return null;
+  const match = SANDBOX_API.exec(path.slice(mount.length + 1));
+  if (!match) return null;
+  if (match[1] !== "refund") return match[1]!.replace("transaction/", "");
+  if (method === "POST") return "refund";
+  return match[2] ? "refund_fetch" : "refund_list";
+}
 
 /** Starts the stack on an ephemeral port, on a database of its own. */
 export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {}): Promise<BenchStack> {
@@ -89,14 +132,16 @@ export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {})
   let handler: (req: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
     if (recording) {
-      const op = SANDBOX_API.exec(new URL(req.url).pathname)?.[1];
-      if (op) note(`provider:${op.replace("transaction/", "")}`);
+      const op = providerOp(req.method, req.url);
+      if (op) note(`provider:${op}`);
     }
     return handler(req);
   });
   const url = `http://127.0.0.1:${server.addr.port}`;
   let runtime: Runtime;
   let config: Config;
+  const providerClock = new ManualClock(Date.now());
+  let redis: CountingUpstash | undefined;
   try {
     config = loadConfig({
       APP_ENV: "test",
@@ -105,20 +150,30 @@ export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {})
       PORT: String(server.addr.port),
       LOCK_PREFIX: `b${crypto.randomUUID().slice(0, 8)}`,
       LOG_LEVEL: "info",
+      ...BENCH_RATE_LIMITS,
     });
+    if (config.redis.kind !== "local") throw new Error("The benchmark stack runs in local mode");
+    redis = serveCountingUpstash({ redisUrl: config.redis.url, token: config.redis.token, note });
+    config = { ...config, redis: { kind: "upstash", url: redis.url, token: config.redis.token } };
     runtime = await buildRuntime(config, {
       logger: createLogger({ level: "info", write: () => {} }),
       db: database.db,
       skipMigrations: true,
       // One delivery attempt: the benchmarks turn the sandbox's own webhooks off and deliver their own.
       sandboxRetrySchedule: [],
-      trace: note,
+      sandboxTimers: providerClock,
+      trace: (event) => {
+        // Redis requests are counted at the benchmark's proxy (with their commands).
+        if (event.startsWith("rpc:")) note(event);
+      },
     });
   } catch (error) {
+    await redis?.close();
     await server.shutdown();
     await database.close();
     throw error;
   }
+  const upstash = redis;
   handler = runtime.app.fetch;
   const secret = config.auth.jwtSecret ?? DEV_JWT_SECRET;
   return {
@@ -126,6 +181,8 @@ export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {})
     config,
     runtime,
     database,
+    redis: upstash,
+    providerClock,
     events,
     record(on) {
       recording = on;
@@ -135,6 +192,7 @@ export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {})
     async close() {
       await runtime.close();
       await server.shutdown();
+      await upstash.close();
       await database.close();
     },
   };

@@ -47,6 +47,11 @@ function _ticksOf(path: string): number {
 
 let _redisPid: number | null | undefined;
 
+/** The Redis server's pid (from its `INFO server`); otherwise the first `redis-server` in /proc is taken. */
+export function setRedisPid(pid: number | null): void {
+  if (pid !== null) _redisPid = pid;
+}
+
 function _findRedisPid(): number | null {
   if (_redisPid !== undefined) return _redisPid;
   _redisPid = null;

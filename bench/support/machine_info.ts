@@ -6,8 +6,9 @@
  */
 import type { SqlClient } from "../../src/db/sql_client.ts";
 import type { MachineInfo } from "../report/bench_results.ts";
+import { setRedisPid } from "./cpu_meter.ts";
 
-async function _redisVersion(redisUrl: string): Promise<string> {
+async function _redisServer(redisUrl: string): Promise<{ version: string; pid: number | null }> {
   const url = new URL(redisUrl);
   let conn: Deno.TcpConn | undefined;
   try {
@@ -17,9 +18,13 @@ async function _redisVersion(redisUrl: string): Promise<string> {
     const timer = setTimeout(() => conn?.close(), 1000);
     const n = await conn.read(buffer).finally(() => clearTimeout(timer));
     const text = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
-    return /redis_version:([^\r\n]+)/.exec(text)?.[1] ?? "unknown";
+    const pid = Number(/process_id:(\d+)/.exec(text)?.[1] ?? NaN);
+    return {
+      version: /redis_version:([^\r\n]+)/.exec(text)?.[1] ?? "unknown",
+      pid: Number.isInteger(pid) ? pid : null,
+    };
   } catch {
-    return "unknown";
+    return { version: "unknown", pid: null };
   } finally {
     try {
       conn?.close();
@@ -46,9 +51,15 @@ export function loadAverage(): number {
   }
 }
 
-/** Collects the machine's description; `loadEnd` is filled in at the end of the run. */
+/**
+ * Collects the machine's description; `loadEnd` is filled in at the end of
+ * the run. Tells the CPU meter which process is the benchmark's Redis (the
+ * machine may run others).
+ */
 export async function machineInfo(db: SqlClient, redisUrl: string): Promise<MachineInfo> {
   const [pg] = await db.query<{ v: string }>("select version() as v");
+  const redis = await _redisServer(redisUrl);
+  setRedisPid(redis.pid);
   return {
     cpu: _cpuModel(),
     cores: navigator.hardwareConcurrency,
@@ -56,7 +67,7 @@ export async function machineInfo(db: SqlClient, redisUrl: string): Promise<Mach
     os: `${Deno.build.os} ${Deno.osRelease()}`,
     deno: Deno.version.deno,
     postgres: /^(PostgreSQL [0-9.]+)/.exec(pg?.v ?? "")?.[1] ?? "PostgreSQL",
-    redis: await _redisVersion(redisUrl),
+    redis: redis.version,
     loadStart: loadAverage(),
     loadEnd: NaN,
   };
