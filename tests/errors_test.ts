@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { AppError, ERROR_TABLE } from "../../src/errors.ts";
-import { toProblem } from "../../src/http/problem.ts";
+import { AppError, ERROR_TABLE } from "../src/errors.ts";
+import { toProblem } from "../src/http/problem.ts";
 
 Deno.test("toProblem() renders RFC 9457 fields with the stable code", () => {
   const problem = toProblem(new AppError("idempotency_key_reused", { detail: "used before" }), "req-1");

@@ -2,7 +2,7 @@
  * The provider-window pass without services: the paging loop, the
  * classification of each provider success, the report, and the cursor
  * arithmetic of the scheduled pass, over a provider and a store faked in
- * memory (the real stack runs in tests/integration/provider_reconcile_test.ts).
+ * memory (the real stack runs in tests/payments/provider_reconcile_test.ts).
  */
 import assert from "node:assert/strict";
 import { AppError } from "../../src/errors.ts";

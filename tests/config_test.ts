@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, DEV_JWT_SECRET, DEV_PAYSTACK_SECRET, loadConfig } from "../../src/config.ts";
+import { ConfigError, DEV_JWT_SECRET, DEV_PAYSTACK_SECRET, loadConfig } from "../src/config.ts";
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
