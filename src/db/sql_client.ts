@@ -72,8 +72,11 @@ export class SqlError extends Error {
 export function toSqlError(error: unknown): unknown {
   if (error instanceof SqlError) return error;
   if (error && typeof error === "object" && "code" in error) {
-    const e = error as { code?: unknown; message?: unknown; detail?: unknown; hint?: unknown };
-    if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) {
+    const e = error as { code?: unknown; message?: unknown; detail?: unknown; hint?: unknown; severity?: unknown };
+    // A server error carries a severity (postgres.js PostgresError, PGlite's
+    // DatabaseError); a socket's errno (EPIPE is five capitals too) does not,
+    // and stays a network failure.
+    if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === "string") {
       return new SqlError(
         e.code,
         String(e.message ?? ""),
