@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { startTestStack } from "../support/stack.ts";
 import { expectJson, expectProblem, send } from "../support/http_helpers.ts";
-import { creditsOf, ledgerViolations, payAtCheckout, paymentRow } from "../support/payment_flow.ts";
-import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
-import { initializeResponses } from "../../src/http/initialize_responses.ts";
-import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
-import { silentLogger } from "../../src/observability/logger.ts";
-import type { PaymentStore } from "../../src/payments/payment_store.ts";
+import {
+  creditsOf,
+  initializeThenCrash,
+  ledgerViolations,
+  payAtCheckout,
+  paymentRow,
+} from "../support/payment_flow.ts";
 
 Deno.test("initialize recovers from a crash after the provider call", async (t) => {
   const stack = await startTestStack();
@@ -19,31 +20,7 @@ Deno.test("initialize recovers from a crash after the provider call", async (t) 
         const key = crypto.randomUUID();
         const body = { amount: 700_000, currency: "NGN" };
         // The process dies right after the provider answered: phase 3 never runs.
-        const crashing: PaymentStore = {
-          ...stack.runtime.store,
-          completePaymentRequest: () => Promise.reject(new Error("process killed")),
-        };
-        const initialize = createInitializePayment({
-          store: crashing,
-          provider: createPaystackProvider({
-            secretKey: stack.config.provider.secretKey,
-            baseUrl: stack.config.provider.baseUrl,
-          }),
-          logger: silentLogger,
-          idempotency: stack.config.idempotency,
-          responses: initializeResponses,
-        });
-        await assert.rejects(
-          initialize({
-            userId,
-            tokenEmail: "payer@example.test",
-            idempotencyKey: key,
-            method: "POST",
-            path: "/v1/payments",
-            body,
-          }),
-          /process killed/,
-        );
+        await initializeThenCrash(stack, { userId, key, body });
         const [before] = await stack.database.db.query<{ reference: string; recovery_point: string; locked: boolean }>(
           `select p.reference, k.recovery_point, k.locked_at is not null as locked
          from idempotency_keys k join payment_logs p on p.id = k.payment_log_id where k.user_id = $1`,

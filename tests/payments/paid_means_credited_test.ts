@@ -13,16 +13,12 @@ import {
   type CreatedPayment,
   createPayment,
   creditsOf,
+  initializeThenCrash,
   ledgerViolations,
   payAtCheckout,
   paymentRow,
   payWithoutWebhook,
 } from "../support/payment_flow.ts";
-import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
-import { initializeResponses } from "../../src/http/initialize_responses.ts";
-import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
-import { silentLogger } from "../../src/observability/logger.ts";
-import type { PaymentStore } from "../../src/payments/payment_store.ts";
 
 type Transition = { from: string | null; to: string; actor: string; reason: string | null };
 
@@ -127,31 +123,7 @@ Deno.test("paid means credited", async (t) => {
         const userId = crypto.randomUUID();
         const key = crypto.randomUUID();
         const body = { amount: 160_000, currency: "NGN" };
-        const crashing: PaymentStore = {
-          ...stack.runtime.store,
-          completePaymentRequest: () => Promise.reject(new Error("process killed")),
-        };
-        const initialize = createInitializePayment({
-          store: crashing,
-          provider: createPaystackProvider({
-            secretKey: stack.config.provider.secretKey,
-            baseUrl: stack.config.provider.baseUrl,
-          }),
-          logger: silentLogger,
-          idempotency: stack.config.idempotency,
-          responses: initializeResponses,
-        });
-        await assert.rejects(
-          initialize({
-            userId,
-            tokenEmail: "p@example.test",
-            idempotencyKey: key,
-            method: "POST",
-            path: "/v1/payments",
-            body,
-          }),
-          /process killed/,
-        );
+        await initializeThenCrash(stack, { userId, key, body });
         const [row] = await stack.database.db.query<{ reference: string }>(
           "select reference from payment_logs where user_id = $1",
           [userId],

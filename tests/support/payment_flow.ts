@@ -7,6 +7,11 @@
 import assert from "node:assert/strict";
 import { signPaystackBody } from "../../src/providers/paystack_signature.ts";
 import type { TestStack } from "./stack.ts";
+import { initializeResponses } from "../../src/http/initialize_responses.ts";
+import { createInitializePayment } from "../../src/payments/initialize_payment.ts";
+import type { PaymentStore } from "../../src/payments/payment_store.ts";
+import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
+import { silentLogger } from "../../src/observability/logger.ts";
 import { expectJson, send } from "./http_helpers.ts";
 
 /** A payment created through `POST /v1/payments`. */
@@ -141,4 +146,41 @@ export async function balanceOf(stack: TestStack, userId: string, currency = "NG
     [userId, currency],
   );
   return Number(row?.balance ?? 0);
+}
+
+/**
+ * Initializes a payment the way the service does, up to and including the
+ * provider's answer, then "dies" before phase 3 stores it: the idempotency
+ * key stays locked at recovery point `payment_created`, the provider holds a
+ * transaction whose checkout nobody saw.
+ */
+export async function initializeThenCrash(
+  stack: TestStack,
+  { userId, key, body }: { userId: string; key: string; body: { amount: number; currency: string } },
+): Promise<void> {
+  const crashing: PaymentStore = {
+    ...stack.runtime.store,
+    completePaymentRequest: () => Promise.reject(new Error("process killed")),
+  };
+  const initialize = createInitializePayment({
+    store: crashing,
+    provider: createPaystackProvider({
+      secretKey: stack.config.provider.secretKey,
+      baseUrl: stack.config.provider.baseUrl,
+    }),
+    logger: silentLogger,
+    idempotency: stack.config.idempotency,
+    responses: initializeResponses,
+  });
+  await assert.rejects(
+    initialize({
+      userId,
+      tokenEmail: "payer@example.test",
+      idempotencyKey: key,
+      method: "POST",
+      path: "/v1/payments",
+      body,
+    }),
+    /process killed/,
+  );
 }
