@@ -185,10 +185,16 @@ Deno.test("POST /v1/payments", async (t) => {
     await t.step("409 idempotency_key_in_use with Retry-After while the first is in flight", async () => {
       const token = await stack.userToken();
       const headers = { "Idempotency-Key": crypto.randomUUID() };
-      sandbox.faults.delay(800, "initialize");
+      // The provider holds the first request; the second is sent once the first has reached it (so its key
+      // is claimed), not after a guessed sleep.
+      sandbox.faults.delay(3_000, "initialize");
       try {
+        const calls = sandbox.stats.calls.initialize;
         const first = send(stack, "POST", "/v1/payments", { token, body, headers });
-        await new Promise((r) => setTimeout(r, 300));
+        for (let polls = 0; sandbox.stats.calls.initialize === calls; polls++) {
+          assert.ok(polls < 2_000, "the first request never reached the provider");
+          await new Promise((r) => setTimeout(r, 5));
+        }
         const second = await send(stack, "POST", "/v1/payments", { token, body, headers });
         await expectProblem(second, 409, "idempotency_key_in_use");
         assert.ok(Number(second.headers.get("retry-after")) >= 1);
