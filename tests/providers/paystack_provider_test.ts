@@ -3,34 +3,14 @@
  * real Postgres behind the sandbox.
  */
 import assert from "node:assert/strict";
-import { ProviderError, type ProviderErrorKind } from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
 import { feesOf } from "../../src/providers/sandbox/paystack_payloads.ts";
 import { SANDBOX_SECRET_KEY } from "../../src/providers/sandbox/sandbox_paystack.ts";
-import { submitCheckout, withSandbox } from "./sandbox_fixture.ts";
+import { rejectsWith, submitCheckout, withSandbox } from "./sandbox_fixture.ts";
 
 function ref(): string {
   return `pay-${crypto.randomUUID()}`;
-}
-
-async function rejectsWith(
-  run: () => Promise<unknown>,
-  kind: ProviderErrorKind,
-  expect: { httpStatus?: number | null; providerMessage?: RegExp } = {},
-): Promise<ProviderError> {
-  let caught: unknown;
-  try {
-    await run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ProviderError, `expected a ProviderError, got ${caught}`);
-  assert.equal(caught.kind, kind, caught.message);
-  if (expect.httpStatus !== undefined) assert.equal(caught.httpStatus, expect.httpStatus);
-  if (expect.providerMessage) assert.match(caught.providerMessage ?? "", expect.providerMessage);
-  assert.ok(!caught.message.includes(SANDBOX_SECRET_KEY), "the secret key must never appear in errors");
-  return caught;
 }
 
 Deno.test("initialize → checkout → Pay → verify success → signed charge.success webhook", async () => {

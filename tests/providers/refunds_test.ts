@@ -6,12 +6,7 @@
  * injection, and the adapter's handling of answers that are not Paystack's.
  */
 import assert from "node:assert/strict";
-import {
-  type PaymentProvider,
-  ProviderError,
-  type ProviderErrorKind,
-  type RefundInput,
-} from "../../src/payments/payment_provider.ts";
+import { type PaymentProvider, type ProviderError, type RefundInput } from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import { verifyPaystackSignature } from "../../src/providers/paystack_signature.ts";
 import { createPaystackWebhookParser } from "../../src/providers/paystack_webhook.ts";
@@ -25,7 +20,14 @@ import { ensureSandboxSchema } from "../../src/providers/sandbox/sandbox_store.t
 import { refundSchedule } from "../../src/providers/sandbox/serve_sandbox.ts";
 import { ManualClock } from "../support/manual_clock.ts";
 import { createTestDatabase } from "../support/test_db.ts";
-import { type ReceivedWebhook, serveSandbox, startReceiver, submitCheckout, withSandbox } from "./sandbox_fixture.ts";
+import {
+  type ReceivedWebhook,
+  rejectsWith,
+  serveSandbox,
+  startReceiver,
+  submitCheckout,
+  withSandbox,
+} from "./sandbox_fixture.ts";
 
 /** The schedule the tests step through: pending for 1 s, processing for 5 s. */
 const SCHEDULE = { pendingMs: 1_000, processingMs: 5_000 };
@@ -125,24 +127,6 @@ function ref(): string {
 
 function keys(value: unknown): string[] {
   return Object.keys(value as Record<string, unknown>).sort();
-}
-
-async function rejectsWith(
-  run: () => Promise<unknown>,
-  kind: ProviderErrorKind,
-  expect: { httpStatus?: number | null; providerMessage?: RegExp } = {},
-): Promise<ProviderError> {
-  let caught: unknown;
-  try {
-    await run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ProviderError, `expected a ProviderError, got ${caught}`);
-  assert.equal(caught.kind, kind, caught.message);
-  if (expect.httpStatus !== undefined) assert.equal(caught.httpStatus, expect.httpStatus);
-  if (expect.providerMessage) assert.match(caught.providerMessage ?? "", expect.providerMessage);
-  return caught;
 }
 
 /** A paid transaction of `amount`: its reference and Paystack's transaction id. */

@@ -5,9 +5,10 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import type { Timers } from "../../src/observability/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test_db.ts";
-import type { PaymentProvider } from "../../src/payments/payment_provider.ts";
+import { type PaymentProvider, ProviderError, type ProviderErrorKind } from "../../src/payments/payment_provider.ts";
 import { createPaystackProvider } from "../../src/providers/paystack_provider.ts";
 import {
   createSandboxPaystack,
@@ -158,4 +159,27 @@ export async function submitCheckout(
     body: new URLSearchParams(fields),
   });
   return { status: response.status, contentType: response.headers.get("content-type"), text: await response.text() };
+}
+
+/**
+ * Runs `run` and asserts it rejects with a {@linkcode ProviderError} of `kind`
+ * (and the given status/message), whose message never carries the secret key.
+ */
+export async function rejectsWith(
+  run: () => Promise<unknown>,
+  kind: ProviderErrorKind,
+  expect: { httpStatus?: number | null; providerMessage?: RegExp } = {},
+): Promise<ProviderError> {
+  let caught: unknown;
+  try {
+    await run();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ProviderError, `expected a ProviderError, got ${caught}`);
+  assert.equal(caught.kind, kind, caught.message);
+  if (expect.httpStatus !== undefined) assert.equal(caught.httpStatus, expect.httpStatus);
+  if (expect.providerMessage) assert.match(caught.providerMessage ?? "", expect.providerMessage);
+  assert.ok(!caught.message.includes(SANDBOX_SECRET_KEY), "the secret key must never appear in errors");
+  return caught;
 }
