@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { seededRandom } from "../support/seeded_random.ts";
 import { ignoreWithout } from "../support/services.ts";
 import { flushStackRedis, startTestStack } from "../support/stack.ts";
 import { send } from "../support/http_helpers.ts";
@@ -12,18 +13,6 @@ import {
   paymentRow,
   postWebhook,
 } from "../support/payment_flow.ts";
-
-/** A small deterministic PRNG, so a failure can be replayed with its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
@@ -39,7 +28,7 @@ Deno.test(
   { ignore: await ignoreWithout(["redis"], STORM, "the storm flushes a real Redis halfway through") },
   async () => {
     const seed = Number(Deno.env.get("STORM_SEED") ?? Date.now() % 1_000_000);
-    const random = mulberry32(seed);
+    const random = seededRandom(seed);
     const stack = await startTestStack({ sandboxRetrySchedule: [20] });
     const sandbox = stack.runtime.sandbox!;
     const shuffled = <T>(items: T[]): T[] => {

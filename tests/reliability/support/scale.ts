@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { seededRandom } from "../../support/seeded_random.ts";
 
 /** The multiplier of every size (RELIABILITY_SCALE, default 1). */
 export function reliabilityScale(): number {
@@ -40,18 +41,6 @@ export function suiteSeed(name: string): number {
   if (!Number.isSafeInteger(seed)) throw new RangeError(`${variable} must be an integer, got ${given}`);
   console.log(`${name}: seed ${seed} (replay: ${variable}=${seed}; RELIABILITY_SCALE=${reliabilityScale()})`);
   return seed;
-}
-
-/** A seeded generator of numbers in [0, 1) (mulberry32): small, fast and good enough for test choices. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Choices drawn from one seeded generator. */
