@@ -25,20 +25,15 @@ import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { type PaymentProvider, ProviderError, type RefundResult } from "./payment_provider.ts";
-import type { PaymentStore } from "./payment_store.ts";
+import type { BeginRefundInput, PaymentStore } from "./payment_store.ts";
 import { isRefundFinal, type Refund } from "./refund.ts";
 
-/** Everything one refund request needs. */
-export interface RefundPaymentInput {
-  reference: string;
-  /** Minor units; null refunds everything still refundable. */
-  amount: number | null;
-  reason: string;
-  /** `api:<Idempotency-Key>` or `refund_request:<id>`: one refund per request. */
-  requestKey: string;
-  /** Same key with another fingerprint is refused (`idempotency_key_reused`). */
-  fingerprint: string;
-  refundRequestId: string | null;
+/**
+ * Everything one refund request needs: what the store records (the request
+ * key makes it one refund per request; the same key with another fingerprint
+ * is refused as `idempotency_key_reused`) and who asked.
+ */
+export interface RefundPaymentInput extends BeginRefundInput {
   actor: string;
 }
 
