@@ -97,10 +97,10 @@ async function _rpcCredit(client: SupabaseClient, p: PaidPayment, fence: number)
   return credited.data.outcome;
 }
 
-/** One RPC as the gateway runs it, minus the gateway: its statements, through its driver wrapper. */
-function _gatewaySqlCall(db: SqlClient, cache: SchemaCache, headers: Headers, claims: Record<string, unknown>) {
+/** The two statements the gateway runs for `POST /rpc/<fn>`: the request settings and the call. */
+function _rpcStatements(cache: SchemaCache, headers: Headers, claims: Record<string, unknown>) {
   const media = negotiateMedia(headers.get("accept"));
-  return async (fn: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  return (fn: string, body: Record<string, unknown>) => {
     const args = parseBodyArguments(JSON.stringify(body), "application/json");
     const routine = findRoutine(cache, { schema: "public", name: fn, keys: args.keys, jsonPost: true });
     const settings = requestSettingsStatement({
@@ -112,7 +112,15 @@ function _gatewaySqlCall(db: SqlClient, cache: SchemaCache, headers: Headers, cl
       path: `/rpc/${fn}`,
       headers,
     });
-    const call = callStatement(routine, args, media);
+    return { settings, call: callStatement(routine, args, media) };
+  };
+}
+
+/** One RPC as the gateway runs it, minus the gateway: its statements, through its driver wrapper. */
+function _gatewaySqlCall(db: SqlClient, cache: SchemaCache, headers: Headers, claims: Record<string, unknown>) {
+  const statements = _rpcStatements(cache, headers, claims);
+  return async (fn: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const { settings, call } = statements(fn, body);
     const row = await db.transaction(async (tx) => {
       await tx.query("set transaction isolation level read committed");
       await tx.query(settings.text, settings.params);
@@ -134,20 +142,9 @@ function _postgrestShapedCall(
   headers: Headers,
   claims: Record<string, unknown>,
 ) {
-  const media = negotiateMedia(headers.get("accept"));
+  const statements = _rpcStatements(cache, headers, claims);
   return async (fn: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => {
-    const args = parseBodyArguments(JSON.stringify(body), "application/json");
-    const routine = findRoutine(cache, { schema: "public", name: fn, keys: args.keys, jsonPost: true });
-    const settings = requestSettingsStatement({
-      schema: "public",
-      extraSearchPath: ["public"],
-      role: "service_role",
-      claims,
-      method: "POST",
-      path: `/rpc/${fn}`,
-      headers,
-    });
-    const call = callStatement(routine, args, media);
+    const { settings, call } = statements(fn, body);
     const row: { body: string } = await sql.begin("isolation level read committed read write", async (tx) => {
       await tx.unsafe(settings.text, settings.params as postgres.ParameterOrJSON<never>[], { prepare: true });
       const [row] = await tx.unsafe(call.text, call.params as postgres.ParameterOrJSON<never>[], { prepare: true });

@@ -29,34 +29,12 @@ import { type Config, DEV_JWT_SECRET, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { buildRuntime, type Runtime } from "../../src/runtime/build_runtime.ts";
 import { ManualClock } from "../../tests/support/manual_clock.ts";
+import { redisReachable, testRedisUrl } from "../../tests/support/services.ts";
 import { createTestDatabase, type TestDatabase } from "../../tests/support/test_db.ts";
 import { type CountingUpstash, serveCountingUpstash } from "./counting_upstash.ts";
 
-/** The Redis the benchmark locks in (behind the local Upstash proxy). */
-export function benchRedisUrl(): string {
-  return Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-}
-
-/** Whether something answers a RESP `PING` at {@linkcode benchRedisUrl} within a second. */
-async function _redisAnswers(): Promise<boolean> {
-  const url = new URL(benchRedisUrl());
-  let conn: Deno.TcpConn | undefined;
-  try {
-    conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port || 6379) });
-    await conn.write(new TextEncoder().encode("PING\r\n"));
-    const timer = setTimeout(() => conn?.close(), 1000);
-    const n = await conn.read(new Uint8Array(64)).finally(() => clearTimeout(timer));
-    return n !== null && n > 0;
-  } catch {
-    return false;
-  } finally {
-    try {
-      conn?.close();
-    } catch {
-      // closed by the timer
-    }
-  }
-}
+/** The Redis the benchmark locks in (behind the local Upstash proxy): the tests' `REDIS_URL`. */
+export const benchRedisUrl = testRedisUrl;
 
 /** A running benchmark stack. */
 export interface BenchStack {
@@ -118,7 +96,7 @@ export function providerOp(method: string, url: string, mount = "/sandbox/paysta
 
 /** Starts the stack on an ephemeral port, on a database of its own. */
 export async function startBenchStack({ poolSize = 10 }: BenchStackOptions = {}): Promise<BenchStack> {
-  if (!(await _redisAnswers())) throw new Error(`The benchmark needs Redis at ${benchRedisUrl()}`);
+  if (!(await redisReachable())) throw new Error(`The benchmark needs Redis at ${benchRedisUrl()}`);
   const database = await createTestDatabase({ max: poolSize });
   if (!database.url) {
     await database.close();
