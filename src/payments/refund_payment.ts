@@ -153,11 +153,19 @@ export function createRefunds({ store, provider, logger, metrics, claimSeconds =
         return updated;
       }
       if (error instanceof ProviderError) {
-        // Nothing is known: the refund may exist at the provider. The next
-        // attempt (retry or reconciliation) looks it up before sending.
-        await store.releaseRefundClaim(current.id).catch((releaseError) =>
-          logger.error("could not release a refund claim; it expires on its own", { error: releaseError })
-        );
+        // The refund may exist at the provider; the next attempt (retry or
+        // reconciliation) lists the transaction's refunds before sending.
+        // After no answer (a timeout, a dropped connection) or a 5xx (a 504
+        // from the provider's gateway, say) our request may still be running
+        // there and not be listed yet: the claim is kept until it expires
+        // (`claimSeconds`, well above the provider call's timeout), so no
+        // attempt sends a second refund meanwhile. A 4xx (429, 401) means the
+        // provider did not act on it: release at once.
+        if (error.httpStatus !== null && error.httpStatus < 500) {
+          await store.releaseRefundClaim(current.id).catch((releaseError) =>
+            logger.error("could not release a refund claim; it expires on its own", { error: releaseError })
+          );
+        }
         return unavailable(error, "send the refund");
       }
       throw error;

@@ -83,6 +83,14 @@ Deno.test("refunds", async (t) => {
     );
     return row!.record;
   };
+  /** Ages the refunds' submission claims past `claimSeconds` (60 s), as if a minute had passed. */
+  const claimExpires = async (payment: CreatedPayment) => {
+    await stack.database.db.query(
+      `update refunds set submitting_at = submitting_at - interval '2 minutes'
+        where submitting_at is not null and payment_log_id = (select id from payment_logs where reference = $1)`,
+      [payment.reference],
+    );
+  };
   const providerRefunds = async (payment: CreatedPayment) => {
     const [row] = await stack.database.db.query<{ n: string }>(
       `select count(*)::int8 as n from sandbox_paystack.refunds r
@@ -230,6 +238,12 @@ Deno.test("refunds", async (t) => {
         await sandbox.idle();
         assert.equal(await providerRefunds(payment), 1, "the provider has it");
         assert.deepEqual((await refundRows(payment)).map((r) => r.state), ["pending"]);
+        // No answer came: our request may still be running at the provider, so
+        // a retry inside the claim sends nothing and the refund stays pending.
+        const early = await expectJson<RefundView>(await refund(payment, { reason: "lost answer" }, key), 201);
+        assert.equal(early.state, "pending");
+        assert.equal(await providerRefunds(payment), 1, "not sent again while the first attempt may be running");
+        await claimExpires(payment);
         const resumed = await expectJson<RefundView>(await refund(payment, { reason: "lost answer" }, key), 201);
         assert.equal(resumed.state, "processing");
         assert.equal(await providerRefunds(payment), 1, "found by its merchant note, not sent again");
@@ -249,6 +263,7 @@ Deno.test("refunds", async (t) => {
       await expectProblem(await refund(payment, { reason: "lost again" }), 503, "provider_unavailable");
       await sandbox.idle();
       sandbox.faults.reset();
+      await claimExpires(payment);
       await stack.database.db.query(
         `update refunds set updated_at = now() - interval '1 hour'
           where payment_log_id = (select id from payment_logs where reference = $1)`,
