@@ -11,6 +11,15 @@
  * An explicit `sinceMs` re-scans from `now - sinceMs` whatever the cursor says
  * (the cursor never moves back).
  *
+ * Every pass also re-lists the last {@linkcode DEFAULT_LATE_SUCCESS_MS}
+ * (`lateSuccessMs`) whatever the cursor says: the provider lists transactions
+ * by their creation date (the checkout's), and a customer may pay a checkout
+ * hours after it was created, after we had failed the payment as declined or
+ * abandoned. If that `charge.success` webhook is lost and the owner never
+ * verifies, only this re-listing finds the payment, and credits it as a late
+ * success (paid means credited). Already credited successes cost one SQL
+ * check per page.
+ *
  * The range is checked in windows of at most `maxWindowMs`, oldest first; the
  * cursor moves to the end of each window once it and every window before it
  * were checked completely (no error, lock or unconfirmed success) and the
@@ -40,6 +49,13 @@ export const DEFAULT_SINCE_MS = 48 * 3_600_000;
  * provider's clock running behind ours and transactions it records late.
  */
 export const DEFAULT_OVERLAP_MS = 10 * 60_000;
+
+/**
+ * How far back, by checkout creation date, every pass re-lists successes: 48
+ * hours, twice the default abandonment age (`RECONCILE_ABANDON_AFTER_HOURS`),
+ * so a checkout paid up to a day after we gave up on it is still found.
+ */
+export const DEFAULT_LATE_SUCCESS_MS = 48 * 3_600_000;
 
 /** The longest window one listing covers: a day. */
 export const DEFAULT_MAX_WINDOW_MS = 24 * 3_600_000;
@@ -79,6 +95,8 @@ export interface ReconcileProviderDeps {
   overlapMs?: number;
   /** @default {@linkcode DEFAULT_MAX_WINDOW_MS} */
   maxWindowMs?: number;
+  /** Re-list at least this far back on every pass; 0 = only from the cursor. @default {@linkcode DEFAULT_LATE_SUCCESS_MS} */
+  lateSuccessMs?: number;
 }
 
 const _iso = (ms: number) => new Date(ms).toISOString();
@@ -99,17 +117,17 @@ export function createReconcileProvider(
     defaultSinceMs = DEFAULT_SINCE_MS,
     overlapMs = DEFAULT_OVERLAP_MS,
     maxWindowMs = DEFAULT_MAX_WINDOW_MS,
+    lateSuccessMs = DEFAULT_LATE_SUCCESS_MS,
   }: ReconcileProviderDeps,
 ): (options?: ProviderPassOptions) => Promise<ProviderPassSummary> {
   if (!(maxWindowMs > 0)) throw new RangeError("Cannot reconcile the provider: maxWindowMs must be positive");
   return async function reconcileProvider({ sinceMs } = {}) {
     const now = clock.now();
     const cursor = await store.getProviderReconciliationCursor(provider.name);
-    const start = sinceMs !== undefined
-      ? now - sinceMs
-      : cursor !== null
-      ? Date.parse(cursor.checkedUntil) - overlapMs
-      : now - defaultSinceMs;
+    const start = sinceMs !== undefined ? now - sinceMs : Math.min(
+      cursor !== null ? Date.parse(cursor.checkedUntil) - overlapMs : now - defaultSinceMs,
+      now - lateSuccessMs,
+    );
 
     const counts = emptyProviderCounts();
     const findings: ProviderFindingReport[] = [];

@@ -9,7 +9,11 @@ import { systemClock } from "../../src/observability/clock.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
 import { createConfirmWithProvider } from "../../src/payments/confirm_with_provider.ts";
-import { createReconcileProvider, DEFAULT_OVERLAP_MS } from "../../src/payments/reconcile_provider.ts";
+import {
+  createReconcileProvider,
+  DEFAULT_LATE_SUCCESS_MS,
+  DEFAULT_OVERLAP_MS,
+} from "../../src/payments/reconcile_provider.ts";
 import { createReconcileProviderWindow } from "../../src/payments/reconcile_provider_window.ts";
 import { createRunUnderPaymentLock } from "../../src/payments/run_under_payment_lock.ts";
 import { createSettlePayment } from "../../src/payments/settle_payment.ts";
@@ -136,7 +140,9 @@ Deno.test("provider reconciliation", async (t) => {
       const cursor = await cursorOf(stack);
       assert.equal(cursor !== null && Date.parse(cursor), Date.parse(String(first.to)));
       const second = await providerPass(stack);
-      assert.equal(second.from, new Date(Date.parse(cursor!) - DEFAULT_OVERLAP_MS).toISOString());
+      // It re-lists the last 48 h whatever the cursor says (late successes on older checkouts, next step).
+      assert.ok(Date.parse(String(second.from)) <= Date.parse(cursor!) - DEFAULT_OVERLAP_MS, String(second.from));
+      assert.equal(Date.parse(String(second.to)) - Date.parse(String(second.from)), DEFAULT_LATE_SUCCESS_MS);
       assert.deepEqual((second.cursor as Record<string, unknown>).before, cursor);
       assert.equal(second.seen, 2, JSON.stringify(second));
       assert.equal(second.already_credited, 2);
@@ -148,6 +154,42 @@ Deno.test("provider reconciliation", async (t) => {
       }
       assert.deepEqual(await ledgerViolations(stack), []);
     });
+
+    await t.step(
+      "a checkout paid hours after we failed it, every webhook lost, nobody verifying: the next pass credits it",
+      async () => {
+        const declined = await createPayment(stack, { amount: 65_000 });
+        await stack.database.db.query("select public.fail_payment($1, 'provider_status: failed (Declined)')", [
+          declined.reference,
+        ]);
+        // The checkout was created 5 hours ago (the provider lists transactions by their creation date)…
+        await backdate(stack, declined.reference, "5 hours");
+        await stack.database.db.query(
+          "update sandbox_paystack.transactions set created_at = created_at - interval '5 hours' where reference = $1",
+          [declined.reference],
+        );
+        // …an hourly pass has run since, so the cursor is well past it…
+        const before = await providerPass(stack);
+        assert.equal(before.complete, true, JSON.stringify(before));
+        assert.ok(Date.parse(String(await cursorOf(stack))) - DEFAULT_OVERLAP_MS > Date.now() - 5 * 3_600_000);
+        // …and now the customer pays it, and every webhook is lost.
+        await payWithoutAnyWebhook(stack, declined);
+        assert.equal(await creditsOf(stack, declined.reference), 0);
+
+        const pass = await providerPass(stack);
+        assert.equal(pass.credited_now, 1, JSON.stringify(pass));
+        const row = await paymentRow(stack, declined.reference);
+        assert.equal(row.state, "completed");
+        const trail = row.state_transitions as Array<{ to: string; reason: string | null }>;
+        assert.deepEqual(trail.slice(-2).map((s) => [s.to, s.reason]), [
+          ["processing", "late_success"],
+          ["completed", "late_success"],
+        ]);
+        assert.equal(await creditsOf(stack, declined.reference), 1);
+        assert.equal(await balanceOf(stack, declined.userId), declined.amount);
+        assert.deepEqual(await ledgerViolations(stack), []);
+      },
+    );
 
     await t.step("reports an unknown reference and a mismatch, and credits neither", async () => {
       // A transaction someone created with our key, under a reference we never issued, and paid.

@@ -28,6 +28,7 @@ import {
 } from "../../src/payments/reconcile_provider_window.ts";
 import {
   createReconcileProvider,
+  DEFAULT_LATE_SUCCESS_MS,
   DEFAULT_OVERLAP_MS,
   DEFAULT_SINCE_MS,
 } from "../../src/payments/reconcile_provider.ts";
@@ -357,6 +358,8 @@ Deno.test("reconcileProvider(): the first pass looks back 48h in day-long window
     reconcileWindow: recorder.reconcileWindow,
     clock,
     logger: capture().logger,
+    // The cursor alone (the 48 h re-listing has a test of its own, below).
+    lateSuccessMs: 0,
   });
 
   const first = await pass();
@@ -422,4 +425,44 @@ Deno.test("reconcileProvider(): the cursor stops before an incomplete window or 
   // A re-scan of an older stretch never moves it back.
   await rescan(72 * HOUR);
   assert.equal(store.current, iso(now));
+});
+
+Deno.test("reconcileProvider(): every pass re-lists the last 48 h by creation date, for checkouts paid late; the cursor only moves forward", async () => {
+  let now = Date.parse("2026-11-28T08:00:00.000Z");
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const store = cursorStore(iso(now - HOUR));
+  const recorder = windowsRecorder();
+  const pass = createReconcileProvider({
+    provider: { name: "paystack" },
+    store,
+    reconcileWindow: recorder.reconcileWindow,
+    clock: { now: () => now },
+    logger: capture().logger,
+  });
+  const summary = await pass();
+  assert.equal(DEFAULT_LATE_SUCCESS_MS, 48 * HOUR);
+  assert.deepEqual(recorder.windows, [
+    { from: iso(now - 48 * HOUR), to: iso(now - 24 * HOUR) },
+    { from: iso(now - 24 * HOUR), to: iso(now) },
+  ]);
+  assert.deepEqual(summary.cursor, { before: iso(now - HOUR), after: iso(now) });
+
+  // An hour later: the same 48 h back, not just the last hour and the overlap.
+  now += HOUR;
+  recorder.windows.length = 0;
+  await pass();
+  assert.equal(recorder.windows[0]?.from, iso(now - 48 * HOUR));
+  assert.equal(recorder.windows.at(-1)?.to, iso(now));
+  assert.equal(store.current, iso(now));
+
+  // A cursor older than 48 h (an outage) still starts from the cursor minus the overlap.
+  const behind = cursorStore(iso(now - 72 * HOUR));
+  const caughtUp = createReconcileProvider({
+    provider: { name: "paystack" },
+    store: behind,
+    reconcileWindow: windowsRecorder().reconcileWindow,
+    clock: { now: () => now },
+    logger: capture().logger,
+  });
+  assert.equal((await caughtUp()).from, iso(now - 72 * HOUR - DEFAULT_OVERLAP_MS));
 });
