@@ -8,7 +8,11 @@ import { z } from "@hono/zod-openapi";
 import { AppError } from "../errors.ts";
 import type { Cursor } from "../payments/payment_store.ts";
 
-const cursorSchema = z.object({ created_at: z.string().datetime({ offset: true }), id: z.guid() });
+const cursorSchema = z.object({
+  // Year 0000 is ISO 8601 but not a Postgres timestamp (22008): not a cursor of ours either.
+  created_at: z.string().datetime({ offset: true }).refine((text) => !text.startsWith("0000")),
+  id: z.guid(),
+});
 
 /** Encodes a keyset position. */
 export function encodeCursor(cursor: Cursor | null): string | null {
@@ -33,19 +37,6 @@ export function decodeCursor(text: string | undefined): Cursor | null {
       extras: { errors: [{ path: "cursor", message: "Invalid cursor" }] },
     });
   }
-}
-
-/** Parses `limit` (1..100, default 20). */
-export function parseLimit(text: string | undefined, fallback = 20): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 100) {
-    throw new AppError("validation_failed", {
-      detail: "limit must be an integer from 1 to 100",
-      extras: { errors: [{ path: "limit", message: "Must be an integer from 1 to 100" }] },
-    });
-  }
-  return n;
 }
 
 /**

@@ -4,16 +4,17 @@
  * issue listed (path and message), never a 500 for the client's mistake.
  *
  * Routes defined with `createRoute` validate the body with the route's own
- * schema; {@linkcode jsonBody} runs first, so that the media type and the
- * JSON syntax are refused with the same codes.
+ * schema; {@linkcode jsonBody} runs first, so that the media type, the JSON
+ * syntax and text Postgres cannot store (U+0000) are refused with the same
+ * codes on every route.
  *
  * @module
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { AppError } from "../errors.ts";
-import { assertJsonDepth } from "./json_depth.ts";
+import { assertJsonDepth, nulPath } from "./json_depth.ts";
 
 /** Turns zod issues into the `errors` list of a validation problem. */
 export function validationError(error: z.ZodError, detail = "The request does not match the schema"): AppError {
@@ -21,28 +22,6 @@ export function validationError(error: z.ZodError, detail = "The request does no
     detail,
     extras: { errors: error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })) },
   });
-}
-
-/**
- * Parses the request body as JSON and validates it.
- *
- * @throws {AppError} `unsupported_media_type`, `malformed_json` or `validation_failed`
- */
-export async function readJsonBody<S extends z.ZodTypeAny>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new AppError("unsupported_media_type", { detail: "Send Content-Type: application/json" });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(await c.req.text());
-  } catch {
-    throw new AppError("malformed_json", { detail: "The body is not valid JSON" });
-  }
-  assertJsonDepth(json);
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw validationError(parsed.error);
-  return parsed.data;
 }
 
 /** The media types read as JSON: `application/json` and `application/<anything>+json` (as Hono's validator). */
@@ -68,6 +47,13 @@ export function jsonBody(): MiddlewareHandler {
       throw new AppError("malformed_json", { detail: "The body is not valid JSON" });
     }
     assertJsonDepth(json);
+    const nul = nulPath(json);
+    if (nul !== null) {
+      throw new AppError("validation_failed", {
+        detail: "Text in the body must not contain U+0000",
+        extras: { errors: [{ path: nul, message: "Must not contain U+0000" }] },
+      });
+    }
     await next();
   };
 }

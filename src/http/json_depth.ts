@@ -37,3 +37,25 @@ export function assertJsonDepth(value: unknown): void {
     throw new AppError("bad_request", { detail: `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels` });
   }
 }
+
+/**
+ * The path (`a.b.0`) of the first string, or object key, holding U+0000, or
+ * null. Postgres stores no NUL in `text` or `jsonb` (SQLSTATE 22021 / 22P05):
+ * such a body is the client's mistake, refused before it reaches SQL.
+ */
+export function nulPath(value: unknown): string | null {
+  const stack: Array<[unknown, string[]]> = [[value, []]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!;
+    if (typeof node === "string") {
+      if (node.includes("\0")) return path.join(".") || "(body)";
+      continue;
+    }
+    if (node === null || typeof node !== "object") continue;
+    for (const [key, child] of Object.entries(node)) {
+      if (key.includes("\0")) return [...path, key.replaceAll("\0", "\\u0000")].join(".");
+      stack.push([child, [...path, key]]);
+    }
+  }
+  return null;
+}

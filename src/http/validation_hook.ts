@@ -41,6 +41,3 @@ export function validationHook(targets: TargetErrors = {}) {
     throw validationError(result.error, result.error.issues.map((i) => i.message).join("; "));
   };
 }
-
-/** The default hook: every target → 422 `validation_failed`. */
-export const defaultValidationHook = validationHook();

@@ -47,8 +47,3 @@ export function nextStates(state: PaymentState): readonly PaymentState[] {
 export function canTransition(from: PaymentState, to: PaymentState): boolean {
   return nextStates(from).includes(to);
 }
-
-/** Whether the payment's outcome is settled (no more crediting can happen). */
-export function isSettled(state: PaymentState): boolean {
-  return state === "completed" || state === "failed" || state === "refunded";
-}

@@ -84,6 +84,33 @@ Deno.test("HTTP behaviour in process", async (t) => {
     assert.deepEqual(paths, ["amount", "currency"]);
   });
 
+  await t.step("text Postgres cannot store (U+0000) → 422 validation_failed naming it, nothing written", async () => {
+    const token = await app.userToken();
+    const calls = app.provider.calls.initialize.length;
+    for (const metadata of [{ note: "a\u0000b" }, { ["k\u0000"]: 1 }]) {
+      const res = await send(app, "POST", "/v1/payments", {
+        token,
+        body: { amount: 5000, currency: "NGN", metadata },
+        headers: { "Idempotency-Key": crypto.randomUUID() },
+      });
+      const body = await expectProblem(res, 422, "validation_failed");
+      assert.match((body.errors as Array<{ path: string }>)[0]!.path, /^metadata\./);
+    }
+    assert.equal(app.provider.calls.initialize.length, calls, "no provider call");
+    const [row] = await database.db.query<{ n: number }>(
+      "select count(*)::int as n from idempotency_keys where user_id = $1",
+      [JSON.parse(atob(token.split(".")[1]!)).sub],
+    );
+    assert.equal(row!.n, 0, "no idempotency key stored");
+  });
+
+  await t.step("a forged cursor Postgres cannot read (year 0000) → 422 validation_failed", async () => {
+    const forged = btoa(JSON.stringify({ created_at: "0000-01-01T00:00:00Z", id: crypto.randomUUID() }))
+      .replaceAll("=", "");
+    const res = await send(app, "GET", `/v1/payments?cursor=${forged}`, { token: await app.userToken() });
+    await expectProblem(res, 422, "validation_failed");
+  });
+
   await t.step(
     "X-Request-Id: a sane one is echoed, an unacceptable one replaced, one made up otherwise",
     async () => {
