@@ -2,15 +2,9 @@ import assert from "node:assert/strict";
 import { Redis as IORedis } from "ioredis";
 import { ignoreWithout } from "../support/services.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
+import { freePort } from "../support/free_port.ts";
 import { expectJson, expectProblem, send } from "../support/http_helpers.ts";
 import { chargeSuccessBody, createPayment, postWebhook } from "../support/payment_flow.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** Starts a payment for `token` with a fresh key. */
 function initialize(stack: TestStack, token: string): Promise<Response> {

@@ -10,6 +10,7 @@ import type { LockHandle, LockService } from "../../src/lock/lock_service.ts";
 import { createMemoryLockService } from "../../src/lock/memory_lock_service.ts";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
 import { withLock } from "../../src/lock/with_lock.ts";
+import { freePort } from "../support/free_port.ts";
 import { ManualClock, within } from "../support/manual_clock.ts";
 
 /** Tracks whether a promise has settled, to assert that it has not yet. */
@@ -17,14 +18,6 @@ function watch<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => bo
   let done = false;
   promise.then(() => (done = true), () => (done = true));
   return { promise, settled: () => done };
-}
-
-/** A TCP port nothing listens on (bound, then closed). */
-function deadPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** A LockService whose calls never answer until `unblock()` (no timers: the sanitizer stays quiet). */
@@ -75,7 +68,7 @@ function recorder() {
 Deno.test("degrading: an Upstash client on a dead port → degraded handle at once, onDegraded called", async () => {
   const { events, onDegraded } = recorder();
   const clock = new ManualClock();
-  const redis = new Redis({ url: `http://127.0.0.1:${deadPort()}`, token: "t", enableTelemetry: false, retry: false });
+  const redis = new Redis({ url: `http://127.0.0.1:${freePort()}`, token: "t", enableTelemetry: false, retry: false });
   const locks = createDegradingLockService(createUpstashLockService({ redis, prefix: "test" }), {
     onDegraded,
     timers: clock,
@@ -109,7 +102,7 @@ Deno.test("degrading: a client still retrying the dead port is cut off after wai
   const clientRetries = new Promise<void>((resolve) => (retrying = resolve));
   // The client retries network errors itself, here twice, 400 ms of real time apart: the wrapper does not wait for that.
   const redis = new Redis({
-    url: `http://127.0.0.1:${deadPort()}`,
+    url: `http://127.0.0.1:${freePort()}`,
     token: "t",
     enableTelemetry: false,
     retry: {
@@ -139,7 +132,7 @@ Deno.test("degrading: a client still retrying the dead port is cut off after wai
 Deno.test("degrading: a proxy whose Redis is unreachable → degraded handle at once", async () => {
   const { events, onDegraded } = recorder();
   const clock = new ManualClock();
-  const proxy = createUpstashProxy({ redisUrl: `redis://127.0.0.1:${deadPort()}`, token: "t" });
+  const proxy = createUpstashProxy({ redisUrl: `redis://127.0.0.1:${freePort()}`, token: "t" });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, proxy.fetch);
   try {
     const redis = new Redis({ url: `http://127.0.0.1:${server.addr.port}`, token: "t", enableTelemetry: false });

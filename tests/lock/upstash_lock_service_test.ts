@@ -3,6 +3,7 @@ import { Lock } from "@upstash/lock";
 import type { Redis } from "@upstash/redis";
 import { createUpstashLockService } from "../../src/lock/upstash_lock_service.ts";
 import { lockServiceContract } from "./lock_service_contract.ts";
+import { freePort } from "../support/free_port.ts";
 import { ignoreWithout, redisReachable, servicesRequired } from "../support/services.ts";
 import { openUpstashBackend, REDIS_URL, type UpstashBackend, withDedicatedDb } from "./upstash_backend.ts";
 
@@ -148,9 +149,7 @@ test("interoperates with @upstash/lock holders on the same key", async (backend)
 });
 
 test("status() reports a ping failure as not ok with the reason", async (backend) => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadPort = listener.addr.port;
-  listener.close();
+  const deadPort = freePort();
   const { Redis } = await import("@upstash/redis");
   const redis = new Redis({ url: `http://127.0.0.1:${deadPort}`, token: backend.token, retry: false });
   const status = await createUpstashLockService({ redis, prefix: backend.prefix }).status();

@@ -23,6 +23,7 @@ import { createTestDatabase } from "../support/test_db.ts";
 import {
   type ReceivedWebhook,
   rejectsWith,
+  sandboxApi as api,
   serveSandbox,
   startReceiver,
   submitCheckout,
@@ -31,8 +32,6 @@ import {
 
 /** The schedule the tests step through: pending for 1 s, processing for 5 s. */
 const SCHEDULE = { pendingMs: 1_000, processingMs: 5_000 };
-
-const AUTH = { Authorization: `Bearer ${SANDBOX_SECRET_KEY}` };
 
 /**
  * The fields of a refund in the answer of `POST /refund`, as Paystack's API
@@ -157,23 +156,6 @@ function refundEvents(received: ReceivedWebhook[], reference: string): ReceivedW
 async function advance(clock: ManualClock, sandbox: SandboxPaystack, ms: number): Promise<void> {
   await clock.advance(ms);
   await sandbox.idle();
-}
-
-/** Plain HTTP to the sandbox, for what the adapter does not expose. */
-async function api(
-  baseUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = AUTH,
-  // deno-lint-ignore no-explicit-any
-): Promise<{ status: number; json: { status: boolean; message: string; data?: any; meta?: any } }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, json: await response.json() };
 }
 
 Deno.test("refund() answers pending, then the refund moves pending → processing → processed on the schedule, each step a signed refund.* webhook", async () => {

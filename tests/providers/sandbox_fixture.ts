@@ -183,3 +183,26 @@ export async function rejectsWith(
   assert.ok(!caught.message.includes(SANDBOX_SECRET_KEY), "the secret key must never appear in errors");
   return caught;
 }
+
+/** The secret key's `Authorization` header, as the adapter sends it. */
+export const SANDBOX_AUTH = { Authorization: `Bearer ${SANDBOX_SECRET_KEY}` };
+
+/** Paystack's envelope; `data` and `meta` stay loosely typed because each test asserts the fields it reads. */
+// deno-lint-ignore no-explicit-any
+export type Envelope = { status: boolean; message: string; data?: any; meta?: any };
+
+/** Plain HTTP to the sandbox, for what the adapter does not expose (or to see the raw answer). */
+export async function sandboxApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = SANDBOX_AUTH,
+): Promise<{ status: number; contentType: string | null; json: Envelope }> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, contentType: response.headers.get("content-type"), json: await response.json() };
+}

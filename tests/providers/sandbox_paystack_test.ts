@@ -12,31 +12,17 @@ import { createSandboxPaystack, SANDBOX_SECRET_KEY } from "../../src/providers/s
 import { merchantCurrencies } from "../../src/providers/sandbox/serve_sandbox.ts";
 import { ensureSandboxSchema } from "../../src/providers/sandbox/sandbox_store.ts";
 import { createTestDatabase } from "../support/test_db.ts";
-import { serveSandbox, startReceiver, submitCheckout, withSandbox } from "./sandbox_fixture.ts";
-
-const AUTH = { Authorization: `Bearer ${SANDBOX_SECRET_KEY}` };
+import {
+  SANDBOX_AUTH as AUTH,
+  sandboxApi as api,
+  serveSandbox,
+  startReceiver,
+  submitCheckout,
+  withSandbox,
+} from "./sandbox_fixture.ts";
 
 function ref(): string {
   return `sbx-${crypto.randomUUID()}`;
-}
-
-/** Paystack's envelope; `data` stays loosely typed because each test asserts the fields it reads. */
-// deno-lint-ignore no-explicit-any
-type Envelope = { status: boolean; message: string; data?: any };
-
-async function api(
-  baseUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = AUTH,
-): Promise<{ status: number; contentType: string | null; json: Envelope }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, contentType: response.headers.get("content-type"), json: await response.json() };
 }
 
 Deno.test("the API refuses a wrong or missing bearer with Paystack's 401", async () => {

@@ -3,7 +3,8 @@ import { ignoreWithout } from "../support/services.ts";
 import { startTestStack } from "../support/stack.ts";
 import { expectJson, send } from "../support/http_helpers.ts";
 import { createPayment, creditsOf, ledgerViolations, payAtCheckout, paymentRow } from "../support/payment_flow.ts";
-import { freePort, startOwnRedis } from "./support/own_redis.ts";
+import { freePort } from "../support/free_port.ts";
+import { startOwnRedis } from "./support/own_redis.ts";
 
 /** Pays a new payment and sends eight verify calls at once: every answer completed, exactly one credit. */
 async function settlesOnce(stack: Awaited<ReturnType<typeof startTestStack>>): Promise<void> {

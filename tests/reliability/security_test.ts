@@ -248,6 +248,9 @@ Deno.test({
       );
       const tables = catalogue.filter((r) => r.kind === "table");
       const functions = catalogue.filter((r) => r.kind === "function");
+      // The probes below loop over this catalogue: an empty one would pass having probed nothing.
+      assert.ok(tables.some((t) => t.schema === "public" && t.name === "payment_logs"), "catalogue has the tables");
+      assert.ok(functions.some((f) => f.schema === "public" && f.name === "credit_user"), "catalogue has functions");
 
       await t.step(
         "through the RPC gateway as anon and authenticated: no function runs, no table is served",

@@ -10,44 +10,23 @@ import { ignoreWithout } from "../support/services.ts";
 import { createTestDatabase } from "../support/test_db.ts";
 import { type SqlClient, SqlError } from "../../src/db/sql_client.ts";
 import type { CreditResult } from "../../src/payments/payment_store.ts";
-import { newPayment, newUserId, rpc, rpcRows } from "./sql_test_kit.ts";
+import { newPayment, newUserId, raceBehindLock, rpc, rpcRows } from "./sql_test_kit.ts";
 
 const ROUNDS = 40;
 const RACERS = ["race-a", "race-b"] as const;
 
-async function waitForLockWaiters(db: SqlClient, count: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const [row] = await db.query<{ n: string }>(
-      `select count(*) as n from pg_stat_activity
-        where datname = current_database() and application_name = any($1::text[]) and wait_event_type = 'Lock'`,
-      [[...RACERS]],
-    );
-    if (Number(row?.n) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`${count} racers never waited on the lock`);
-}
-
 /**
- * Runs the racers at once. When `lockSql` is given, a blocker session holds
- * that row lock until every racer waits on it, then lets them all go.
+ * Runs the racers at once; with `lock`, gated by {@linkcode raceBehindLock}
+ * (every racer provably waits on that row lock before any goes on).
  */
-async function race<T>(
+function race<T>(
   db: SqlClient,
   blocker: SqlClient,
   racers: (() => Promise<T>)[],
   lock?: { sql: string; params: unknown[] },
 ): Promise<PromiseSettledResult<T>[]> {
-  if (!lock) return await Promise.allSettled(racers.map((run) => run()));
-  let running: Promise<PromiseSettledResult<T>[]> | undefined;
-  await blocker.transaction(async (tx) => {
-    const locked = await tx.query(lock.sql, lock.params);
-    assert.equal(locked.length, 1);
-    running = Promise.allSettled(racers.map((run) => run()));
-    await waitForLockWaiters(db, racers.length);
-  });
-  return await running!;
+  if (!lock) return Promise.allSettled(racers.map((run) => run()));
+  return raceBehindLock(db, blocker, RACERS, racers, lock);
 }
 
 function value<T>(result: PromiseSettledResult<T>): T {

@@ -3,7 +3,7 @@ import { ignoreWithout } from "../support/services.ts";
 import { createTestDatabase } from "../support/test_db.ts";
 import type { SqlSession } from "../../src/db/sql_client.ts";
 import type { Payment } from "../../src/payments/payment_store.ts";
-import { assertSqlState, newUserId, paymentOf, rpc } from "./sql_test_kit.ts";
+import { assertSqlState, newUserId, paymentOf, rpc, waitForLockWaiters } from "./sql_test_kit.ts";
 
 type Begin =
   | { outcome: "created" | "resumed"; payment: Payment }
@@ -234,12 +234,20 @@ Deno.test("idempotent payment initialization (begin / complete / release)", asyn
       ignore: ignoreConcurrent,
       fn: async () => {
         const one = database.connect({ max: 1 });
-        const two = database.connect({ max: 1 });
+        const two = database.connect({ max: 1, applicationName: "idempotency-race-two" });
         try {
           for (let round = 0; round < 10; round++) {
             const user = newUserId();
-            const results = await Promise.all([begin(one, user, "k-race"), begin(two, user, "k-race")]);
-            const outcomes = results.map((r) => r.outcome).sort();
+            // The first request's transaction is still open when the second arrives, and the second is seen
+            // waiting on it in pg_stat_activity before the first commits: the two provably overlap.
+            const [first, second] = await one.transaction(async (tx) => {
+              const first = await begin(tx, user, "k-race");
+              const second = begin(two, user, "k-race");
+              second.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+              await waitForLockWaiters(db, ["idempotency-race-two"], 1);
+              return [first, second] as const;
+            });
+            const outcomes = [first.outcome, (await second).outcome].sort();
             assert.deepEqual(outcomes, ["created", "in_progress"]);
           }
         } finally {

@@ -6,14 +6,7 @@
  * @module
  */
 import { Redis as IORedis } from "ioredis";
-
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort } from "../../support/free_port.ts";
 
 /** A redis-server the test started. */
 export interface OwnRedis {
