@@ -530,15 +530,15 @@ export function createUpstashProxy(
       // One write of MULTI, the commands and EXEC on a connection nobody else uses.
       const replies = [send(redis, ["multi"]), ...commands.map((command) => send(redis, command))];
       const exec = send(redis, ["exec"]);
-      const queued = await Promise.allSettled(replies);
+      // Settle the queued replies (their refusals are summed up by EXECABORT).
+      await Promise.allSettled(replies);
       let results: RawReply;
       try {
         results = await exec;
       } catch (error) {
         if (!_isReplyError(error)) throw error;
-        // EXECABORT: a command was refused while queueing, nothing ran.
-        const cause = queued.find((q): q is PromiseRejectedResult => q.status === "rejected");
-        return _json(400, { error: error.message + (cause ? ` (${_errorText(cause.reason)})` : "") });
+        // EXECABORT: a command was refused while queueing, nothing ran. Redis's text, as Upstash passes it on.
+        return _json(400, { error: error.message });
       }
       if (!Array.isArray(results)) return _json(400, { error: "EXECABORT Transaction discarded" });
       return _json(
