@@ -7,8 +7,8 @@
 import type { Context } from "hono";
 import { AppError } from "../errors.ts";
 
-/** 1–255 visible ASCII characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** 1–255 visible ASCII characters (IETF draft; Stripe's limit). */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * The request's Idempotency-Key.

@@ -6,8 +6,7 @@
  * @module
  */
 import { AppError } from "../errors.ts";
-
-const REFERENCE = /^[A-Za-z0-9.=-]{1,100}$/;
+import { REFERENCE_PATTERN } from "../payments/provider_reference.ts";
 
 /**
  * The reference, or a 404 `payment_not_found`.
@@ -15,6 +14,8 @@ const REFERENCE = /^[A-Za-z0-9.=-]{1,100}$/;
  * @throws {AppError} `payment_not_found`
  */
 export function paymentReference(text: string): string {
-  if (!REFERENCE.test(text)) throw new AppError("payment_not_found", { detail: `No payment with reference ${text}` });
+  if (!REFERENCE_PATTERN.test(text)) {
+    throw new AppError("payment_not_found", { detail: `No payment with reference ${text}` });
+  }
   return text;
 }

@@ -23,14 +23,12 @@ import {
   RATE_LIMIT_HEADERS,
   USER_AUTH_PROBLEMS,
 } from "./openapi_responses.ts";
+import { IDEMPOTENCY_KEY } from "./idempotency_key.ts";
+import { REFERENCE_PATTERN } from "../payments/provider_reference.ts";
 import { paymentView } from "./payment_view.ts";
 import { idempotencyKeyRequired } from "./route_guards.ts";
 import { validationHook } from "./validation_hook.ts";
 
-/** 1–255 visible ASCII characters (IETF draft; Stripe's limit). */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-/** Paystack's reference alphabet, and our own references' length bound. */
-const REFERENCE = /^[A-Za-z0-9.=-]{1,100}$/;
 /** Metadata is stored and sent to the provider: keep it small. */
 const METADATA_MAX_BYTES = 4096;
 
@@ -76,7 +74,7 @@ export function createPaymentBodySchema(currencies: readonly CurrencyRule[]) {
 
 /** The `{reference}` path parameter: an unknown shape is a payment we do not have (404), not a 422. */
 const referenceParams = z.object({
-  reference: z.string().regex(REFERENCE).openapi({
+  reference: z.string().regex(REFERENCE_PATTERN).openapi({
     param: { name: "reference", in: "path" },
     example: "pay-3f6c0d2e9b1a4c7e8f00112233445566",
   }),

@@ -9,6 +9,12 @@
  */
 
 /**
+ * What a reference may look like, ours or a provider's: Paystack's alphabet
+ * (letters, digits, `-`, `.`, `=`) and a length bound of 100.
+ */
+export const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
+
+/**
  * The payment reference a provider reference belongs to (the SQL resolver
  * checks the attempt number; this only names the lock to take).
  *

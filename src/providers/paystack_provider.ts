@@ -35,6 +35,7 @@ import {
   type TransactionPage,
   type VerifyResult,
 } from "../payments/payment_provider.ts";
+import { REFERENCE_PATTERN } from "../payments/provider_reference.ts";
 
 /** Options of {@linkcode createPaystackProvider}. */
 export interface PaystackProviderOptions {
@@ -48,8 +49,6 @@ export interface PaystackProviderOptions {
   fetch?: typeof globalThis.fetch;
 }
 
-/** Paystack references: letters, digits, `-`, `.`, `=`. */
-const REFERENCE_PATTERN = /^[A-Za-z0-9.=-]{1,100}$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 
 const DUPLICATE_REFERENCE = /duplicate transaction reference/i;
